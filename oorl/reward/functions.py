@@ -1,0 +1,64 @@
+"""Reward functions: a registry of plain callables with the TRL signature.
+
+A reward function is ``f(prompts, completions, **columns) -> list[float]``: ``prompts`` and
+``completions`` are lists of strings of the same length, and every dataset column (``answer``,
+``tests``, ``language``...) arrives as a keyword argument holding a list of the same length.
+Built-in functions register themselves by name; a custom one is named by import path
+(``my_pkg.rewards:my_fn``) in the config.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable, Protocol
+
+from oorl.errors import UserError
+
+
+class RewardFn(Protocol):
+    def __call__(self, prompts: list[str], completions: list[str], **columns) -> list[float]: ...
+
+
+REWARD_FUNCTIONS: dict[str, RewardFn] = {}
+
+# Modules whose import registers built-in reward functions.
+_BUILTIN_MODULES = ("oorl.data.smoke", "oorl.reward.prolog_rewards", "oorl.reward.unit_test_rewards")
+
+
+def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
+    def deco(fn: RewardFn) -> RewardFn:
+        if name in REWARD_FUNCTIONS and REWARD_FUNCTIONS[name] is not fn:
+            raise ValueError(f"reward function {name!r} registered twice")
+        REWARD_FUNCTIONS[name] = fn
+        return fn
+
+    return deco
+
+
+def _load_builtins() -> None:
+    for mod in _BUILTIN_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:  # a module not written yet must not break the others
+            if e.name != mod:
+                raise
+
+
+def resolve_reward(name: str) -> RewardFn:
+    """A registered name, or ``module.path:function`` for a custom reward function."""
+    if ":" in name:
+        mod_name, _, attr = name.partition(":")
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError as e:
+            raise UserError(f"reward function {name!r}: cannot import module {mod_name!r} ({e})") from None
+        fn = getattr(mod, attr, None)
+        if not callable(fn):
+            raise UserError(f"reward function {name!r}: {mod_name} has no callable {attr!r}")
+        return fn
+    if name not in REWARD_FUNCTIONS:
+        _load_builtins()
+    if name not in REWARD_FUNCTIONS:
+        known = ", ".join(sorted(REWARD_FUNCTIONS)) or "none"
+        raise UserError(f"unknown reward function {name!r} (known: {known}; or give module.path:function)")
+    return REWARD_FUNCTIONS[name]
