@@ -1,7 +1,5 @@
 """GEPO loss on groups worked out by hand."""
 
-import math
-
 import pytest
 import torch
 
