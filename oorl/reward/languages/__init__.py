@@ -1,0 +1,18 @@
+"""The language registry: Prolog, Python, C++, Java, JavaScript, TypeScript, Go, Rust, PHP, Bash, C#.
+
+``get_language(name)`` accepts names and aliases (``js``, ``c++``, ``c#``...); ``LANGUAGES`` maps
+canonical names to their ``Language``. A new language is a ``Language`` subclass decorated with
+``@register_language``.
+"""
+
+from oorl.reward.languages.base import (  # noqa: F401
+    LANGUAGES,
+    Ctx,
+    Language,
+    canonical_name,
+    get_language,
+    new_sentinel,
+    register_language,
+    strip_sentinel,
+)
+from oorl.reward.languages import scripted, native, managed, prolog_lang  # noqa: F401,E402  (registration)

@@ -1,0 +1,79 @@
+"""The ``unit_tests`` reward (OORL on-policy signal): 1.0 when the answer has the required format,
+compiles and passes the target language's tests, else 0.0.
+
+Columns (lists, one entry per completion):
+  language     target language (any registered name or alias: python, cpp, java, js, ts, go, rust,
+               php, bash, csharp, prolog)
+  tests        test code in that language (HumanEval-X's ``test`` field works as is)
+  test_setup   optional, prepended to the tests (HumanEval-X Go's package/import header)
+  layout       optional, "generic" (default) or "humaneval-x"
+  prompt, declaration, import
+               optional, used by the humaneval-x layout, where the completion continues the
+               declaration instead of being a complete program
+
+Format: the code is the first fenced block tagged with the target language (```python ... ```),
+else the first fenced block, else the whole completion. An empty answer scores 0.
+
+Judging goes through the process-wide judge (``oorl.reward.judge.get_judge``): batched, deduplicated,
+cached, jailed. ``unit_test_verdicts`` returns the full results for evaluation and logging.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from oorl.errors import UserError
+from oorl.reward.functions import register_reward
+from oorl.reward.harness import JudgeRequest, extract_code
+from oorl.reward.judge import get_judge
+from oorl.reward.sandbox import RunResult, SandboxLimits, Verdict
+
+_OPTIONAL = ("test_setup", "prompt", "declaration", "import")
+
+
+def _column(columns: dict[str, Any], name: str, n: int, required: bool) -> list[Any]:
+    col = columns.get(name)
+    if col is None:
+        if required:
+            raise UserError(f"reward unit_tests needs a column {name!r} (the dataset rows have: "
+                            f"{', '.join(sorted(columns)) or 'none'})")
+        return [None] * n
+    if isinstance(col, (str, bytes)) or not isinstance(col, Sequence):
+        col = [col] * n
+    if len(col) != n:
+        raise UserError(f"reward unit_tests: column {name!r} has {len(col)} entries for {n} completions")
+    return list(col)
+
+
+def _text(completion: Any) -> str:
+    if isinstance(completion, list):  # chat format: [{"role": "assistant", "content": ...}]
+        return "".join(str(m.get("content", "")) for m in completion if isinstance(m, dict))
+    return str(completion or "")
+
+
+def unit_test_verdicts(prompts: list[Any], completions: list[Any], *, limits: SandboxLimits | None = None,
+                       **columns: Any) -> list[RunResult]:
+    n = len(completions)
+    languages = _column(columns, "language", n, True)
+    tests = _column(columns, "tests", n, True)
+    layouts = _column(columns, "layout", n, False)
+    extra = {k: _column(columns, k, n, False) for k in _OPTIONAL}
+    requests: list[JudgeRequest | None] = []
+    for i, completion in enumerate(completions):
+        code = extract_code(_text(completion), languages[i]).strip("\n")
+        if not code.strip():
+            requests.append(None)
+            continue
+        fields = {k: v[i] for k, v in extra.items() if v[i]}
+        requests.append(JudgeRequest.make(languages[i], code, str(tests[i] or ""), layouts[i] or "generic", **fields))
+    judge = get_judge(limits)
+    todo = [r for r in requests if r is not None]
+    judged = iter(judge.judge(todo))
+    return [next(judged) if r is not None else RunResult(Verdict.COMPILE_ERROR, str(languages[i]),
+                                                         detail="empty answer: no code found")
+            for i, r in enumerate(requests)]
+
+
+@register_reward("unit_tests")
+def unit_tests(prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
+    return [1.0 if r.passed else 0.0 for r in unit_test_verdicts(prompts, completions, **columns)]
