@@ -75,26 +75,34 @@ def build_program(req: JudgeRequest) -> Program:
 
 
 def humaneval_x_parts(language: str, req: JudgeRequest) -> tuple[str, str]:
-    """(program, tests) of a HumanEval-X problem whose completion is ``req.program``."""
+    """(program, tests) of a HumanEval-X problem whose completion is ``req.program``, assembled as
+    CodeGeeX's evaluation does: prompt + completion + test (Rust: declaration + completion + test)."""
     code, test = req.program, req.tests or req.field("test")
     prompt, decl = req.field("prompt"), req.field("declaration")
     if language == "python":
         return "\n".join(PYTHON_HELPERS) + "\n" + (prompt or decl) + code, test
     if language == "cpp":
-        head = decl or prompt
+        head = prompt or decl
         setup = "".join(s + "\n" for s in CPP_HELPERS if s not in head)
         return setup + "\n" + head + code, test
-    if language == "go":
+    if language == "go":  # one file, as in CodeGeeX: the test header's imports serve the program too
         imports = req.field("import")
-        body = (prompt.replace(imports, "") if imports and prompt else decl or prompt) + code
+        body = (prompt.replace(imports, "") if imports else prompt) if prompt else decl
         setup = req.field("test_setup") or 'package main\n\nimport (\n    "testing"\n    "github.com/stretchr/testify/assert"\n)\n'
-        used = [p for p in GO_HELPERS if re.search(rf"(?<![\w.]){re.escape(p.split('/')[-1])}\.", body)]
-        head = ("import (\n" + "".join(f'    "{p}"\n' for p in used) + ")\n") if used else ""
-        return f"package main\n\n{head}\n{body}", f"{setup}\n{test}"
-    if language in ("java", "javascript", "rust"):
+        return "", f"{setup}\n{_go_imports(code, setup)}\n{body}{code}\n{test}"
+    if language in ("java", "javascript"):
+        return (prompt or decl) + code, test
+    if language == "rust":
         return (decl or prompt) + code, test
     raise UserError(f"the humaneval-x layout covers {', '.join(sorted(set(HUMANEVAL_X_LANGUAGES.values())))}; "
                     f"not {language!r} (use the generic layout: program + tests)")
+
+
+def _go_imports(code: str, already: str) -> str:
+    """An import block for the GO_HELPERS packages ``code`` uses and ``already`` does not import."""
+    used = [p for p in GO_HELPERS if f'"{p}"' not in already
+            and re.search(rf"(?<![\w.]){re.escape(p.split('/')[-1])}\.", code)]
+    return ("import (\n" + "".join(f'    "{p}"\n' for p in used) + ")\n") if used else ""
 
 
 _FENCE = re.compile(r"```[ \t]*([\w#+.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)

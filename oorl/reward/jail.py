@@ -220,6 +220,7 @@ class Jail:
             cmd += ["--bind" if writable_job else "--ro-bind", str(job_dir), JAIL_JOB]
             for d in (JAIL_WORK, "/tmp", "/dev/shm"):
                 cmd += ["--size", size, "--tmpfs", d]
+            cmd += ["--remount-ro", "/dev", "--remount-ro", "/"]  # not recursive: the tmpfs above stay writable
             cmd += ["--chdir", JAIL_JOB if writable_job else JAIL_WORK, "--clearenv"]
             for k, v in full_env.items():
                 cmd += ["--setenv", k, v]

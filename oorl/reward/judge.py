@@ -165,3 +165,8 @@ def get_judge(limits: SandboxLimits | None = None, threads: int | None = None) -
             if old is not None:
                 old.close()
         return _judge
+
+
+def current_judge() -> Judge | None:
+    """The process-wide judge if one was made (for metrics: asking must not start one)."""
+    return _judge

@@ -51,9 +51,8 @@ class Java(Language):
         entry = _entry_class(body_t) or _entry_class(body_p) or "Main"
         head_p = "\n".join(dict.fromkeys(imp_p))
         head_all = "\n".join(dict.fromkeys(imp_p + imp_t))
-        if pub_p and pub_p != pub_t:
-            files = {f"{pub_p}.java": f"{head_p}\n{body_p}\n",
-                     f"{pub_t or entry}.java": f"{head_all}\n{body_t}\n"}
+        if pub_p and pub_t and pub_p != pub_t:  # two public classes need two files
+            files = {f"{pub_p}.java": f"{head_p}\n{body_p}\n", f"{pub_t}.java": f"{head_all}\n{body_t}\n"}
         else:
             files = {f"{pub_t or pub_p or entry}.java": f"{head_all}\n{body_p}\n\n{body_t}\n"}
         files["OorlRunner.java"] = (
@@ -161,6 +160,13 @@ class TypeScript(_NodeBased):
     name, aliases, source = "typescript", ("ts",), "main.ts"
     tools = ("node", "tsc")
     compiled = True
+
+    def version(self) -> str:
+        import subprocess
+
+        tsc = subprocess.run([self.tool("node"), self._tsc_js(), "--version"], capture_output=True, text=True)
+        node = subprocess.run([self.tool("node"), "--version"], capture_output=True, text=True)
+        return f"tsc {tsc.stdout.strip().removeprefix('Version ')} on node {node.stdout.strip()}"
 
     def _tsc_js(self) -> str:
         return str(Path(os.path.realpath(self.tool("tsc"))).parent.parent / "lib" / "tsc.js")

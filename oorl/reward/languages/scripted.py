@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 from oorl.reward.languages.base import Ctx, Language, register_language, rx
 from oorl.reward.sandbox import Program, StepResult, Verdict
@@ -73,7 +74,11 @@ class _NodeBased(Language):
         return [f"--max-old-space-size={heap}", "--no-warnings"]
 
     def env(self, ctx: Ctx, phase: str) -> dict[str, str]:
-        return {"NODE_NO_WARNINGS": "1"}
+        # globally installed packages (cluster/packages/npm.txt, e.g. js-md5) can be required
+        return {"NODE_NO_WARNINGS": "1", "NODE_PATH": ctx.view.path(self.global_modules())}
+
+    def global_modules(self) -> str:
+        return str(Path(os.path.realpath(self.tool("node"))).parent.parent / "lib" / "node_modules")
 
 
 @register_language
