@@ -1,0 +1,24 @@
+# `make demo` and `make test` each set up first (Debian packages, npm, .venv); setup is idempotent.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test smoke bench clean
+
+setup:
+	@bash cluster/setup.sh
+
+demo: setup
+	$(VENV)/bin/oorl train --config configs/demo-cpu.yaml --output-dir runs/demo
+
+smoke: setup
+	$(VENV)/bin/oorl train --config configs/smoke-cpu.yaml --output-dir runs/smoke
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/bench_grpo_vs_trl.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,95 @@
+"""The ``oorl`` command line: train, eval, data, and the reward tools (sandbox, judge, doctor)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from oorl.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="OORL: RL for code LLMs in low-resource programming languages (Ray + vLLM + DeepSpeed).")
+
+
+@app.command(context_settings={"allow_extra_args": False})
+def train(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see configs/)"),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="run directory (default runs/<name>)"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the latest checkpoint in the run directory"),
+    overrides: Optional[list[str]] = typer.Argument(None, help="dotted overrides, e.g. learner.lr=1e-5"),
+) -> None:
+    """Train a policy with GRPO / REINFORCE++ (and GEPO) on Ray."""
+    from oorl.config import load_config
+
+    ov = list(overrides or [])
+    if output_dir is not None:
+        ov.append(f"output_dir={output_dir}")
+    cfg = load_config(config, ov)
+    from oorl.trainer import Trainer
+
+    trainer = Trainer(cfg, resume=resume)
+    last = trainer.run()
+    print(f"done: run directory {trainer.run_dir} (metrics.jsonl, tensorboard/, checkpoints/); last checkpoint {last}")
+
+
+@app.command()
+def data(
+    config: Optional[Path] = typer.Option(None, "--config", "-c"),
+    split: str = typer.Option("train", help="train or eval"),
+    show: int = typer.Option(3, help="tasks to print"),
+    overrides: Optional[list[str]] = typer.Argument(None),
+) -> None:
+    """Load the config's dataset and show a few tasks (checks data files and formats)."""
+    import json
+
+    from oorl.config import load_config
+    from oorl.data.registry import load_tasks
+
+    cfg = load_config(config, list(overrides or []))
+    d = cfg.data.train if split == "train" else cfg.data.eval
+    if d is None:
+        raise UserError(f"the config has no data.{split} section")
+    tasks = load_tasks(d.name, d.path, d.format, d.split, d.limit, **d.kwargs)
+    print(f"{len(tasks)} tasks")
+    for t in tasks[:show]:
+        print(json.dumps(t, default=str)[:2000])
+
+
+def _mount_optional() -> None:
+    """Commands whose modules live elsewhere in the package."""
+    try:
+        from oorl.reward import cli as reward_cli
+    except ImportError:
+        return
+    app.add_typer(reward_cli.sandbox_app, name="sandbox")
+    app.command("judge")(reward_cli.judge_command)
+    app.command("doctor")(reward_cli.doctor_command)
+
+
+def _unwrap(e: BaseException) -> BaseException:
+    cause = getattr(e, "cause", None)  # ray.exceptions.RayTaskError / RayActorError
+    return cause if isinstance(cause, UserError) else e
+
+
+def main() -> None:
+    _mount_optional()
+    try:
+        app()
+    except Exception as e:  # noqa: BLE001 - user errors become one line, exit 2
+        err = _unwrap(e)
+        if isinstance(err, UserError):
+            print(f"oorl: error: {err}", file=sys.stderr)
+            sys.exit(2)
+        from oorl.trainer import TrainingError
+
+        if isinstance(err, TrainingError):
+            print(f"oorl: training stopped: {err}", file=sys.stderr)
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""Typed run configuration: YAML files plus dotted ``key=value`` overrides, validated on load.
+
+This module is the one place where defaults live. Every section forbids unknown keys, so a typo in a
+YAML file or an override is an error that names the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from oorl.errors import UserError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TinyModelConfig(Section):
+    """Architecture of the ``tiny`` model built on the spot (head_dim = hidden/heads must be 64 for vLLM CPU)."""
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 2
+    num_kv_heads: int = 1
+    intermediate_size: int = 256
+    vocab_size: int = 160
+
+
+class ModelConfig(Section):
+    path: str = Field("tiny", description="HF model directory, 'tiny' or 'smollm2-135m-instruct'")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    cache_dir: str = "~/.cache/oorl/models"
+    tiny: TinyModelConfig = TinyModelConfig()
+    gradient_checkpointing: bool = False
+
+
+class DatasetConfig(Section):
+    name: Optional[str] = Field(None, description="a registered dataset (e.g. smoke_letters, prolog_math)")
+    path: Optional[str] = Field(None, description="a JSONL file or a local HF dataset directory")
+    format: Optional[str] = None
+    split: str = "train"
+    limit: Optional[int] = None
+    kwargs: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.name is None) == (self.path is None):
+            raise ValueError("give exactly one of 'name' or 'path'")
+        return self
+
+
+class DataConfig(Section):
+    train: DatasetConfig = DatasetConfig(name="smoke_letters")
+    eval: Optional[DatasetConfig] = None
+
+
+class RolloutConfig(Section):
+    num_engines: int = Field(1, ge=1)
+    tensor_parallel_size: int = Field(1, ge=1)
+    prompts_per_step: int = Field(8, ge=1)
+    n_samples: int = Field(8, ge=1, description="completions per prompt (the GRPO group size)")
+    max_prompt_tokens: int = Field(256, ge=1)
+    max_new_tokens: int = Field(32, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
+    cpu_kv_cache_gib: int = Field(1, ge=1, description="VLLM_CPU_KVCACHE_SPACE (GiB) on CPU")
+    enforce_eager: bool = True
+    sleep_when_idle: bool = Field(True, description="colocate on GPU: vLLM sleeps while the learner trains")
+    extra_engine_kwargs: dict[str, Any] = {}
+
+
+class RewardFnConfig(Section):
+    name: str
+    weight: float = 1.0
+    kwargs: dict[str, Any] = {}
+
+
+class RewardConfig(Section):
+    functions: list[RewardFnConfig] = [RewardFnConfig(name="letter_match")]
+    num_workers: int = Field(1, ge=1)
+    cpus_per_worker: float = Field(1.0, gt=0)
+    threads: int = Field(2, ge=1, description="concurrent judgements per reward worker")
+    unsafe_no_sandbox: bool = Field(False, description="run untrusted code without the jail (warns loudly)")
+    sandbox: dict[str, Any] = Field({}, description="limits for the jail (oorl.reward.sandbox.SandboxLimits)")
+    container_image: Optional[str] = Field(None, description="run reward workers in this image (Ray container runtime env)")
+
+
+class LearnerConfig(Section):
+    world_size: int = Field(1, ge=1)
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    lr: float = Field(1e-6, gt=0)
+    lr_scheduler: Literal["constant", "constant_with_warmup", "cosine", "linear"] = "constant_with_warmup"
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    grad_clip: float = Field(1.0, ge=0)
+    micro_batch_size: int = Field(8, ge=1)
+    mini_batches_per_step: int = Field(1, ge=1, description="optimizer updates per rollout batch")
+    epochs_per_step: int = Field(1, ge=1, description="passes over each rollout batch")
+    cpus_per_worker: float = Field(1.0, gt=0)
+    offload_optimizer: bool = False
+
+
+class GepoConfig(Section):
+    enabled: bool = False
+    weight: float = 0.01
+    beta: float = 0.1
+    lam: float = 1.0
+    path: Optional[str] = None
+    groups_per_step: int = 2
+
+
+class AlgoConfig(Section):
+    advantage: str = Field("grpo", description="a registered advantage estimator: grpo, reinforce_pp, ...")
+    norm_std: bool = True
+    clip_low: float = Field(0.2, ge=0)
+    clip_high: float = Field(0.2, ge=0)
+    loss_agg: Literal["token_mean", "seq_mean_token_sum", "seq_mean_token_mean"] = "token_mean"
+    kl_coef: float = Field(0.0, ge=0)
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    gepo: GepoConfig = GepoConfig()
+
+
+class WeightSyncConfig(Section):
+    backend: Literal["auto", "cpu", "nccl", "cuda_ipc"] = "auto"
+    bucket_mb: float = Field(64.0, gt=0)
+    probe_size: int = Field(4, ge=0, description="sequences in the fixed logprob probe batch (0 disables)")
+    logprob_tolerance: float = Field(0.02, gt=0, description="largest allowed |logp_vllm - logp_learner|")
+
+
+class PlacementConfig(Section):
+    mode: Literal["colocate", "split"] = "colocate"
+    ray_address: Optional[str] = Field(None, description="None: join a running cluster if there is one, else start one")
+    num_gpus: Optional[int] = Field(None, description="GPUs to use; None means all that Ray sees (0 on CPU)")
+    ready_timeout_s: float = Field(300.0, gt=0, description="how long to wait for the cluster to place the actors")
+
+
+class TrainerConfig(Section):
+    steps: int = Field(20, ge=1)
+    save_every: int = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
+    keep_checkpoints: int = Field(2, ge=1)
+    eval_every: int = Field(0, ge=0)
+    eval_samples: int = Field(1, ge=1)
+    eval_limit: Optional[int] = None
+    stop_after: Optional[int] = Field(None, description="stop (as if interrupted) after this step; for resume tests")
+
+
+class Config(Section):
+    name: str = "run"
+    seed: int = 1
+    output_dir: Optional[str] = None
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    rollout: RolloutConfig = RolloutConfig()
+    reward: RewardConfig = RewardConfig()
+    learner: LearnerConfig = LearnerConfig()
+    algo: AlgoConfig = AlgoConfig()
+    weight_sync: WeightSyncConfig = WeightSyncConfig()
+    placement: PlacementConfig = PlacementConfig()
+    trainer: TrainerConfig = TrainerConfig()
+
+    @model_validator(mode="after")
+    def _batch_shape(self):
+        samples = self.rollout.prompts_per_step * self.rollout.n_samples
+        per_update = self.learner.world_size * self.learner.micro_batch_size * self.learner.mini_batches_per_step
+        if samples % per_update:
+            raise ValueError(
+                f"rollout.prompts_per_step * rollout.n_samples = {samples} must be divisible by "
+                f"learner.world_size * learner.micro_batch_size * learner.mini_batches_per_step = {per_update}"
+            )
+        return self
+
+    @property
+    def grad_accum_steps(self) -> int:
+        samples = self.rollout.prompts_per_step * self.rollout.n_samples
+        return samples // (self.learner.world_size * self.learner.micro_batch_size * self.learner.mini_batches_per_step)
+
+    def run_dir(self) -> Path:
+        return Path(self.output_dir or Path("runs") / self.name)
+
+
+def _set_dotted(tree: dict, dotted: str, raw: str) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for k in keys[:-1]:
+        if not isinstance(node.get(k, {}), dict):
+            raise UserError(f"override {dotted}={raw}: {k!r} is not a section")
+        node = node.setdefault(k, {})
+    node[keys[-1]] = yaml.safe_load(raw) if raw != "" else None
+
+
+def _format_error(e: ValidationError, source: str) -> str:
+    err = e.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown config key {field!r}"
+    else:
+        msg = f"config field {field!r}: {err['msg']}"
+        if "input" in err and not isinstance(err["input"], dict):
+            msg += f" (got {err['input']!r})"
+    more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+    return f"{source}: {msg}{more}"
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
+    """Load YAML ``path`` (or the defaults), apply ``key=value`` overrides, validate."""
+    tree: dict = {}
+    source = "defaults"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"config file {str(p)!r} does not exist")
+        try:
+            tree = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise UserError(f"config file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(tree, dict):
+            raise UserError(f"config file {str(p)!r} must hold a mapping at the top level")
+        source = str(p)
+    for item in overrides:
+        key, eq, raw = item.partition("=")
+        if not eq or not key:
+            raise UserError(f"override {item!r} must look like section.key=value")
+        _set_dotted(tree, key.strip(), raw)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as e:
+        raise UserError(_format_error(e, source)) from None
+
+
+def save_config(cfg: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))

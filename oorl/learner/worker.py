@@ -1,0 +1,235 @@
+"""The learner: one Ray actor per data-parallel rank, running DeepSpeed ZeRO (stage 0-3).
+
+Each rank holds a shard of the rollout batch. ``train_step`` runs ``mini_batches_per_step`` optimizer
+updates per epoch, each over ``grad_accum_steps`` micro-batches, with the on-policy PPO-clip loss
+(plus a KL term against the frozen reference policy) and, when given, off-policy batches (GEPO).
+Token-mean normalisation is global: every rank's micro-batch loss is divided by the token count of
+the whole mini-batch across all ranks, then multiplied by world_size x GAS to undo DeepSpeed's
+averaging (see ``oorl.algo.losses``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from oorl.algo.kl import kl_estimate
+from oorl.algo.losses import aggregate, dp_loss_scale, local_counts, ppo_clip_loss
+from oorl.config import Config
+from oorl.learner.batch import micro_batches, token_logprobs
+from oorl.learner.ds_config import deepspeed_config
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class LearnerWorker:
+    def __init__(self, cfg: dict, model_dir: str, rank: int, world_size: int, master_addr: str,
+                 master_port: int, use_gpu: bool, num_threads: int = 1) -> None:
+        self.cfg = Config.model_validate(cfg)
+        self.rank, self.world_size, self.use_gpu = rank, world_size, use_gpu
+        self.model_dir = model_dir
+        os.environ.update({"MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), "RANK": str(rank),
+                           "WORLD_SIZE": str(world_size), "LOCAL_RANK": "0"})
+        if not use_gpu:
+            os.environ["DS_ACCELERATOR"] = "cpu"
+            torch.set_num_threads(max(1, num_threads))
+        import deepspeed
+        from transformers import AutoModelForCausalLM, get_scheduler
+        from transformers.integrations import HfDeepSpeedConfig
+
+        deepspeed.init_distributed(dist_backend="nccl" if use_gpu else "gloo", auto_mpi_discovery=False)
+        self.device = torch.device("cuda", torch.cuda.current_device()) if use_gpu else torch.device("cpu")
+        lc = self.cfg.learner
+        dtype = DTYPES[self.cfg.model.dtype]
+        ds_cfg = deepspeed_config(lc, self.cfg.model.dtype, self.cfg.grad_accum_steps, use_gpu)
+        self._hf_ds = HfDeepSpeedConfig(ds_cfg) if lc.zero_stage == 3 else None  # partition at load
+        torch.manual_seed(self.cfg.seed)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+        if self.cfg.model.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+        optim = torch.optim.AdamW(model.parameters(), lr=lc.lr, betas=tuple(lc.betas), eps=lc.adam_eps,
+                                  weight_decay=lc.weight_decay)
+        updates = self.cfg.trainer.steps * lc.mini_batches_per_step * lc.epochs_per_step
+        sched = get_scheduler(lc.lr_scheduler, optim, num_warmup_steps=int(lc.warmup_ratio * updates),
+                              num_training_steps=updates)
+        self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
+            model=model, optimizer=optim, lr_scheduler=sched, config=ds_cfg)
+        self.ref = self._load_reference(model_dir, dtype, ds_cfg) if self.cfg.algo.kl_coef > 0 else None
+        self.weight_engine = None
+
+    # ------------------------------------------------------------------ reference policy
+    def _load_reference(self, model_dir, dtype, ds_cfg):
+        """The frozen reference policy; sharded with ZeRO-3 when the learner is, else a plain copy."""
+        from transformers import AutoModelForCausalLM
+
+        ref = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+        ref.eval().requires_grad_(False)
+        if self.cfg.learner.zero_stage == 3:
+            import deepspeed
+
+            inf_cfg = {k: v for k, v in ds_cfg.items() if k not in ("gradient_clipping",)}
+            inf_cfg["zero_optimization"] = {"stage": 3, "stage3_param_persistence_threshold": 0}
+            ref, *_ = deepspeed.initialize(model=ref, config=inf_cfg)
+            return ref
+        return ref.to(self.device)
+
+    # ------------------------------------------------------------------ forward helpers
+    def _logprobs(self, model, mb) -> torch.Tensor:
+        out = model(input_ids=mb["input_ids"].to(self.device), attention_mask=mb["attention_mask"].to(self.device))
+        return token_logprobs(out.logits, mb["input_ids"].to(self.device))
+
+    @torch.no_grad()
+    def logprobs(self, batch: dict) -> list[list[float]]:
+        """Per-token logprobs of the response tokens of each row (the probe check's learner side)."""
+        self.engine.eval()
+        rows = []
+        for mb in micro_batches(batch, self.cfg.learner.micro_batch_size):
+            lp = self._logprobs(self.engine, mb).cpu()
+            mask = mb["loss_mask"][:, 1:].bool()
+            rows.extend(lp[i][mask[i]].tolist() for i in range(lp.shape[0]))
+        self.engine.train()
+        return rows
+
+    def _global_counts(self, mbs) -> tuple[float, float]:
+        import torch.distributed as dist
+
+        tok = torch.zeros((), dtype=torch.int64)
+        seq = torch.zeros((), dtype=torch.int64)
+        for mb in mbs:
+            t, s = local_counts(mb["loss_mask"][:, 1:])
+            tok += t
+            seq += s
+        both = torch.stack([tok, seq]).to(self.device)
+        dist.all_reduce(both)
+        return float(both[0]), float(both[1])
+
+    # ------------------------------------------------------------------ the update
+    def train_step(self, batch: dict, offpolicy: dict | None = None) -> dict:
+        """One rollout batch (this rank's shard): epochs x mini-batches optimizer updates.
+
+        ``offpolicy`` maps a registered off-policy loss name (e.g. ``gepo``) to its batch for this
+        rank; its loss is added with its configured weight in the first micro-batch of every update.
+        """
+        lc, ac = self.cfg.learner, self.cfg.algo
+        t0 = time.perf_counter()
+        self.engine.train()
+        n = batch["input_ids"].shape[0]
+        mini = n // lc.mini_batches_per_step
+        gas = self.cfg.grad_accum_steps
+        scale = dp_loss_scale(self.world_size, gas)
+        recompute_old = lc.mini_batches_per_step * lc.epochs_per_step > 1
+        if recompute_old:  # the behaviour policy's logprobs, before any update of this step
+            batch = dict(batch, old_logp=self._padded_logprobs(batch))
+        sums: dict[str, float] = {}
+        count = 0
+        for _epoch in range(lc.epochs_per_step):
+            for m in range(lc.mini_batches_per_step):
+                part = {k: v[m * mini:(m + 1) * mini] for k, v in batch.items()}
+                mbs = micro_batches(part, lc.micro_batch_size)
+                g_tok, g_seq = self._global_counts(mbs)
+                for i, mb in enumerate(mbs):
+                    stats = self._micro_step(mb, g_tok, g_seq, scale, offpolicy if i == 0 else None)
+                    for k, v in stats.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    count += 1
+                    self.engine.step()
+        metrics = {k: (v if k in ("loss", "pg_loss", "kl_loss") else v / count) for k, v in sums.items()}
+        # "loss" etc. are sums of globally normalised micro-batch terms: the step loss of this rank's
+        # share; the driver sums over ranks and divides by the number of updates.
+        metrics["updates"] = lc.mini_batches_per_step * lc.epochs_per_step
+        metrics["grad_norm"] = float(self.engine.get_global_grad_norm() or 0.0)
+        metrics["lr"] = float(self.scheduler.get_last_lr()[0])
+        metrics["train_time_s"] = time.perf_counter() - t0
+        return metrics
+
+    @torch.no_grad()
+    def _padded_logprobs(self, batch) -> torch.Tensor:
+        out = torch.zeros(batch["input_ids"].shape[0], batch["input_ids"].shape[1] - 1)
+        s = 0
+        for mb in micro_batches(batch, self.cfg.learner.micro_batch_size):
+            lp = self._logprobs(self.engine, mb).cpu()
+            out[s:s + lp.shape[0], : lp.shape[1]] = lp
+            s += lp.shape[0]
+        return out
+
+    def _micro_step(self, mb, g_tok, g_seq, scale, offpolicy) -> dict:
+        ac = self.cfg.algo
+        mask = mb["loss_mask"][:, 1:].to(self.device)
+        logp = self._logprobs(self.engine, mb)
+        old = mb["old_logp"][:, : logp.shape[1]].to(self.device) if "old_logp" in mb else logp.detach()
+        adv = mb["advantages"].to(self.device)
+        pg_tok, pg_stats = ppo_clip_loss(logp, old, adv, mask, clip_low=ac.clip_low, clip_high=ac.clip_high)
+        pg = aggregate(pg_tok, mask, ac.loss_agg, global_tokens=g_tok, num_sequences=g_seq)
+        loss = pg
+        stats = {"pg_loss": pg.item(), "clipfrac": float(pg_stats["clipfrac"]), "ratio_mean": float(pg_stats["ratio_mean"])}
+        if self.ref is not None:
+            with torch.no_grad():
+                ref_logp = self._logprobs(self.ref, mb)
+            kl_tok = kl_estimate(logp, ref_logp, ac.kl_estimator, mask=mask)
+            kl = aggregate(kl_tok, mask, ac.loss_agg, global_tokens=g_tok, num_sequences=g_seq)
+            loss = loss + ac.kl_coef * kl
+            stats["kl_loss"] = kl.item()
+            stats["kl"] = float((kl_tok * mask).sum() / mask.sum().clamp(min=1))
+        if offpolicy:
+            from oorl.learner.offpolicy import offpolicy_loss
+
+            for name, ob in offpolicy.items():
+                term, ostats = offpolicy_loss(name, self, ob)
+                loss = loss + term
+                stats.update(ostats)
+        stats["loss"] = loss.item()
+        self.engine.backward(loss * scale)
+        return stats
+
+    # ------------------------------------------------------------------ weight sync
+    def init_weight_sync(self, rollout_handles: list, backend: str, bucket_bytes: int, dtype: str,
+                         master_address: str = "", master_port: int = 0, world_size: int = 0) -> None:
+        from vllm.distributed.weight_transfer.clients import RayVLLMWeightSyncClient
+        from vllm.distributed.weight_transfer.factory import WeightTransferTrainerFactory
+
+        from oorl.rollout.weight_sync import DTYPES as WIRE, ZeroWeightSource, trainer_init_info
+
+        source = ZeroWeightSource(self.engine.module, WIRE[dtype], self.cfg.learner.zero_stage)
+        info = trainer_init_info(backend, self.rank, bucket_bytes, master_address=master_address,
+                                 master_port=master_port, world_size=world_size)
+        client = RayVLLMWeightSyncClient(list(rollout_handles))
+        self.weight_engine = WeightTransferTrainerFactory.trainer_init(info, client=client, source=source)
+
+    def sync_weights(self) -> dict:
+        t0 = time.perf_counter()
+        self.weight_engine.send_weights()
+        stats = dict(getattr(self.weight_engine, "last_stats", {}))
+        stats["sync_time_s"] = time.perf_counter() - t0
+        return stats
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, ckpt_dir: str, tokenizer_dir: str) -> None:
+        """HF weights + tokenizer (rank 0) and the DeepSpeed state of every rank, for resume."""
+        path = Path(ckpt_dir)
+        self.engine.save_checkpoint(str(path / "deepspeed"), tag="state")
+        if self.cfg.learner.zero_stage == 3:
+            state = self.engine._zero3_consolidated_16bit_state_dict()
+        else:
+            state = self.engine.module.state_dict() if self.rank == 0 else None
+        if self.rank == 0:
+            self.engine.module.save_pretrained(path, state_dict=state, safe_serialization=True)
+            for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+                      "vocab.json", "merges.txt", "generation_config.json"):
+                src = Path(tokenizer_dir) / f
+                if src.exists() and not (path / f).exists():
+                    shutil.copy(src, path / f)
+
+    def load_checkpoint(self, ckpt_dir: str) -> None:
+        load_path, _ = self.engine.load_checkpoint(str(Path(ckpt_dir) / "deepspeed"), tag="state",
+                                                   load_optimizer_states=True, load_lr_scheduler_states=True)
+        if load_path is None:
+            raise RuntimeError(f"no DeepSpeed state in {ckpt_dir}")
+
+    def ping(self) -> int:
+        return self.rank

@@ -1,0 +1,151 @@
+"""Ray placement: the only module that knows about nodes, GPUs and bundles.
+
+``colocate``: one placement group with one bundle per learner rank (a GPU each when there are GPUs);
+rollout engines share those bundles with the learner ranks (vLLM sleeps while the learner trains).
+``split``: learner ranks and rollout engines get bundles of their own (different GPUs), so the NCCL
+weight sync crosses devices. Reward workers always get CPU bundles of their own, spread over nodes.
+Without GPUs everything is placed on CPU resources.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+import ray
+from ray.util.placement_group import placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from oorl.config import Config
+from oorl.errors import UserError
+
+
+@dataclass
+class Roles:
+    learners: list
+    rollouts: list
+    rewards: list
+    use_gpu: bool
+    master_addr: str
+    master_port: int
+    groups: list = field(default_factory=list)
+
+
+def connect(cfg: Config) -> None:
+    """Join the cluster named in the config or in RAY_ADDRESS, or a running local one; else start one."""
+    if ray.is_initialized():
+        return
+    address = cfg.placement.ray_address or os.environ.get("RAY_ADDRESS")
+    runtime_env = {"env_vars": {"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}}
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        return
+    try:
+        ray.init(address="auto", runtime_env=runtime_env)
+    except ConnectionError:
+        # Ray's CPU counts are bookkeeping: a local cluster advertises at least what the placement
+        # asks for, and each actor sizes its thread pool from its own share.
+        need = sum(sum(b.get("CPU", 0) for b in bundles) for bundles in plan_bundles(cfg, use_gpu=False))
+        ray.init(num_cpus=max(os.cpu_count() or 1, int(need + 0.999)), include_dashboard=False,
+                 runtime_env=runtime_env)
+
+
+ENGINE_CPUS = 1.0
+
+
+def plan_bundles(cfg: Config, use_gpu: bool) -> list[list[dict]]:
+    """The bundles of each placement group: [learner/colocated group(s)..., reward group]."""
+    lc, rc = cfg.learner, cfg.rollout
+    gpu = {"GPU": 1} if use_gpu else {}
+    engine_slots = rc.num_engines * rc.tensor_parallel_size if use_gpu else rc.num_engines
+    if cfg.placement.mode == "colocate":
+        groups = [[{"CPU": lc.cpus_per_worker + ENGINE_CPUS, **gpu}] * max(lc.world_size, engine_slots)]
+    else:
+        groups = [[{"CPU": lc.cpus_per_worker, **gpu}] * lc.world_size, [{"CPU": ENGINE_CPUS, **gpu}] * engine_slots]
+    return groups + [[{"CPU": cfg.reward.cpus_per_worker}] * cfg.reward.num_workers]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+def _gpus_available(cfg: Config) -> int:
+    if cfg.placement.num_gpus is not None:
+        return cfg.placement.num_gpus
+    return int(ray.cluster_resources().get("GPU", 0))
+
+
+def create_roles(cfg: Config, model_dir: str) -> Roles:
+    from oorl.learner.worker import LearnerWorker
+    from oorl.reward.worker import RewardWorker
+    from oorl.rollout.weight_sync import resolve_backend
+    from oorl.rollout.worker import RolloutWorker
+
+    lc, rc = cfg.learner, cfg.rollout
+    gpus = _gpus_available(cfg)
+    use_gpu = gpus > 0
+    colocate = cfg.placement.mode == "colocate"
+    engine_gpus = rc.num_engines * rc.tensor_parallel_size
+    if use_gpu:
+        need = max(lc.world_size, engine_gpus) if colocate else lc.world_size + engine_gpus
+        if need > gpus:
+            raise UserError(f"placement.mode={cfg.placement.mode} needs {need} GPUs but {gpus} are available "
+                            "(lower learner.world_size / rollout.num_engines, or use colocate)")
+    backend = resolve_backend(cfg.weight_sync.backend, cfg.placement.mode, use_gpu)
+    if backend == "oorl_cpu" and use_gpu:
+        raise UserError("weight_sync.backend=cpu needs CPU placement (placement.num_gpus=0)")
+
+    gpu = 1 if use_gpu else 0
+    learner_cpu, engine_cpu = lc.cpus_per_worker, ENGINE_CPUS
+    plan = plan_bundles(cfg, use_gpu)
+    groups = [placement_group(b, strategy="PACK") for b in plan[:-1]]
+    groups.append(placement_group(plan[-1], strategy="SPREAD"))
+    if colocate:
+        n = len(plan[0])
+        learner_slots = [(groups[0], i) for i in range(lc.world_size)]
+        engine_slots = [(groups[0], (i * (rc.tensor_parallel_size if use_gpu else 1)) % n) for i in range(rc.num_engines)]
+        learner_gpu, engine_gpu = (0.5 * gpu, 0.5 * gpu)
+    else:
+        learner_slots = [(groups[0], i) for i in range(lc.world_size)]
+        engine_slots = [(groups[1], i * (rc.tensor_parallel_size if use_gpu else 1)) for i in range(rc.num_engines)]
+        learner_gpu, engine_gpu = gpu, gpu
+    pg_rw = groups[-1]
+    ready, _ = ray.wait([g.ready() for g in groups], num_returns=len(groups), timeout=cfg.placement.ready_timeout_s)
+    if len(ready) < len(groups):
+        raise UserError(f"the Ray cluster cannot place this run within {cfg.placement.ready_timeout_s:.0f} s: it asks for "
+                        f"{plan} (CPU/GPU per bundle) and the cluster has {ray.cluster_resources()}; lower "
+                        "learner.world_size, rollout.num_engines or reward.num_workers, or add nodes")
+
+    def strategy(pg, index):
+        return PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=index,
+                                                placement_group_capture_child_tasks=True)
+
+    master_addr = ray.util.get_node_ip_address()
+    master_port = _free_port()
+    learners = [
+        ray.remote(LearnerWorker).options(num_cpus=learner_cpu, num_gpus=learner_gpu, scheduling_strategy=strategy(*learner_slots[r]))
+        .remote(cfg.model_dump(), model_dir, r, lc.world_size, master_addr, master_port, use_gpu, int(learner_cpu))
+        for r in range(lc.world_size)
+    ]
+    max_len = rc.max_prompt_tokens + rc.max_new_tokens
+    # With TP > 1 the engine's own Ray workers take the GPUs of its bundles.
+    tp_gpu = engine_gpu if rc.tensor_parallel_size == 1 else 0
+    rollouts = [
+        ray.remote(RolloutWorker).options(num_cpus=engine_cpu if not colocate else 0.5 * engine_cpu, num_gpus=tp_gpu,
+                                          scheduling_strategy=strategy(*engine_slots[e]))
+        .remote(model_dir, rc.model_dump(), cfg.model.dtype, cfg.seed + e, backend, use_gpu, max_len,
+                enable_sleep=use_gpu and colocate and rc.sleep_when_idle)
+        for e in range(rc.num_engines)
+    ]
+    reward_opts: dict = {"num_cpus": cfg.reward.cpus_per_worker}
+    if cfg.reward.container_image:
+        reward_opts["runtime_env"] = {"image_uri": cfg.reward.container_image}
+    rewards = [
+        ray.remote(RewardWorker).options(scheduling_strategy=strategy(pg_rw, i), **reward_opts)
+        .remote(cfg.reward.model_dump())
+        for i in range(cfg.reward.num_workers)
+    ]
+    return Roles(learners, rollouts, rewards, use_gpu, master_addr, master_port, groups)

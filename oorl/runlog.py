@@ -1,0 +1,77 @@
+"""Where a run writes: metrics.jsonl, TensorBoard events, and what the terminal shows."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from oorl.errors import UserError
+
+
+def prepare_run_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"output directory {str(path)!r} cannot be written ({e.strerror}); "
+                        "pass --output-dir to a writable place") from None
+    return path
+
+
+class MetricsLog:
+    """One JSON object per step in ``metrics.jsonl``, mirrored to TensorBoard and the terminal."""
+
+    def __init__(self, run_dir: Path, total_steps: int, first_step: int = 1) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.path = run_dir / "metrics.jsonl"
+        self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+        self.total = total_steps
+        self.tty = sys.stdout.isatty()
+        self.progress = None
+        if self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), TextColumn("{task.description}"))
+            self.task = self.progress.add_task("starting", total=total_steps, completed=first_step - 1)
+            self.progress.start()
+
+    def truncate_after(self, step: int) -> None:
+        """On resume, drop lines logged after the checkpoint we resume from."""
+        if not self.path.exists():
+            return
+        keep = [ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        self.path.write_text("".join(ln + "\n" for ln in keep))
+
+    def log(self, metrics: dict) -> None:
+        step = metrics["step"]
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+        with self.path.open("a") as f:
+            f.write(json.dumps(clean) + "\n")
+        for k, v in metrics.items():
+            if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
+                self.tb.add_scalar(k, v, step)
+        self.tb.flush()
+        line = (f"step {step}/{self.total}  reward {metrics.get('reward_mean', 0):.3f}  loss {metrics.get('loss', 0):+.4f}"
+                f"  logp_diff {metrics.get('logprob_diff_max', 0):.2e}  {metrics.get('gen_tokens_per_s', 0):.0f} tok/s"
+                f"  {metrics.get('step_time_s', 0):.1f}s")
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, description=line)
+        else:
+            print(line, flush=True)
+
+    def message(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.console.print(text)
+        else:
+            print(text, flush=True)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        self.tb.close()
