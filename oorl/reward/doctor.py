@@ -18,7 +18,7 @@ HELLO: dict[str, tuple[str, str]] = {
     "typescript": ("const add = (a: number, b: number): number => a + b;\n", "console.assert(add(1, 2) === 3);\n"),
     "php": ("<?php\nfunction add($a, $b) { return $a + $b; }\n", "assert(add(1, 2) === 3);\n"),
     "bash": ("add() { echo $(( $1 + $2 )); }\n", '[ "$(add 1 2)" = 3 ]\n'),
-    "cpp": ("#include <cassert>\nint add(int a, int b) { return a + b; }\n", "int main() { assert(add(1, 2) == 3); }\n"),
+    "cpp": ("int add(int a, int b) { return a + b; }\n", "#include <cassert>\nint main() { assert(add(1, 2) == 3); }\n"),
     "rust": ("fn add(a: i32, b: i32) -> i32 { a + b }\n",
              "#[cfg(test)]\nmod tests {\n    use super::*;\n    #[test]\n    fn t() { assert_eq!(add(1, 2), 3); }\n}\n"),
     "go": ("func Add(a, b int) int { return a + b }\n",

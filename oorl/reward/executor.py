@@ -55,6 +55,7 @@ class Executor:
                 f = job_dir / _safe_name(name)
                 f.parent.mkdir(parents=True, exist_ok=True)
                 f.write_text(text)
+            self.jail.hand_over(job_dir)
             compile_step = None
             argv = lang.compile_argv(ctx)
             if argv is not None:

@@ -17,7 +17,7 @@ cgroup is then emptied as well. stdout and stderr are read concurrently, kept he
 is killed past ``output_limit_kb``.
 
 Without a writable cgroup the fallback guarantees: RLIMIT_AS for the languages that tolerate it
-(C++, Rust, Python, PHP, Bash, Prolog), an RSS watchdog over the jail's process tree (polled every
+(C++, Rust, Python, PHP, Bash, Prolog), a watchdog over the jail's process tree (proportional set size) (polled every
 ``watchdog_interval_s``, so a fast allocator can overshoot by what it allocates in one period),
 tmpfs sizes for files, RLIMIT_NPROC for processes.
 
@@ -32,6 +32,7 @@ import os
 import selectors
 import shutil
 import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class View:
     job: str
     work: str
     binds: list[tuple[str, str]] = field(default_factory=list)  # (host, jail) read-only
+    sources: dict[str, str] = field(default_factory=dict)  # host -> what is really mounted (a mirror)
 
     def path(self, host: str | Path) -> str:
         host = str(host)
@@ -89,8 +91,9 @@ class _Capture:
         return head + mid + self.tail.decode("utf-8", "replace")
 
 
-def _tree_rss_bytes(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants (fallback watchdog)."""
+def _tree_memory_bytes(root: int) -> int:
+    """Proportional set size (shared pages split between sharers) of ``root`` and its descendants,
+    for the fallback watchdog; plain RSS where smaps_rollup is missing."""
     total, todo, seen = 0, [root], set()
     while todo:
         pid = todo.pop()
@@ -98,14 +101,40 @@ def _tree_rss_bytes(root: int) -> int:
             continue
         seen.add(pid)
         try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) * 1024
+                            break
+            except FileNotFoundError:
+                with open(f"/proc/{pid}/statm") as f:
+                    total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
             for tid in os.listdir(f"/proc/{pid}/task"):
                 with open(f"/proc/{pid}/task/{tid}/children") as f:
                     todo.extend(int(c) for c in f.read().split())
         except (OSError, ValueError, IndexError):
             continue
     return total
+
+
+def _accessible(path: Path, uid: int) -> bool:
+    """Whether ``uid`` (not root, no supplementary groups, gid == uid) can reach and read ``path``."""
+    def ok(st, bits: int) -> bool:
+        if st.st_uid == uid:
+            return st.st_mode & (bits << 6) == bits << 6
+        if st.st_gid == uid:
+            return st.st_mode & (bits << 3) == bits << 3
+        return st.st_mode & bits == bits
+    try:
+        path = Path(os.path.realpath(path))
+        for d in reversed(path.parents):
+            if not ok(d.stat(), 0o1):
+                return False
+        st = path.stat()
+        return ok(st, 0o5 if path.is_dir() else 0o4)
+    except OSError:
+        return False
 
 
 class Jail:
@@ -133,6 +162,24 @@ class Jail:
                 raise UserError("reward.sandbox.cgroup=require but no cgroup can be created here "
                                 "(read-only /sys/fs/cgroup or no delegated v2 subtree): run as root or in a "
                                 "delegated cgroup, or set reward.sandbox.cgroup=auto to use the rlimit fallback")
+        # as root, jailed commands start as an unprivileged host uid: RLIMIT_NPROC does not apply to root
+        self.drop_uid = limits.run_as_uid if (os.geteuid() == 0 and limits.mode == "bwrap") else None
+        self._mirrors: dict[str, str] = {}
+        self._mirror_lock = threading.Lock()
+        if self.drop_uid is not None:
+            cache = limits.cache_path()
+            cache.mkdir(parents=True, exist_ok=True)
+            for d in (cache, cache.parent):  # made by us: open them to run_as_uid (read-only)
+                if d.stat().st_uid == os.geteuid():
+                    d.chmod(d.stat().st_mode | 0o755)
+            if not _accessible(cache, self.drop_uid):
+                raise UserError(f"reward.sandbox.cache_dir {cache} is not readable by run_as_uid {self.drop_uid}: "
+                                "choose a directory outside a private home (default /var/cache/oorl/sandbox)")
+            work = limits.work_path()
+            work.mkdir(parents=True, exist_ok=True)
+            if not _accessible(work, self.drop_uid):
+                raise UserError(f"reward.sandbox.work_root {work} cannot be reached by run_as_uid {self.drop_uid}: "
+                                "use a directory every user can traverse (default: the system temp dir)")
         self._system = self._system_args() if limits.mode == "bwrap" else []
 
     # -- the static part of the bubblewrap command line ------------------------------------------
@@ -192,7 +239,52 @@ class Jail:
     def view(self, job_dir: Path, binds: list[tuple[str, str]] | None = None) -> View:
         if self.limits.mode == "unsandboxed":
             return View(job=str(job_dir), work=str(job_dir / ".work"))
-        return View(job=JAIL_JOB, work=JAIL_WORK, binds=list(binds or []))
+        binds = list(binds or [])
+        return View(job=JAIL_JOB, work=JAIL_WORK, binds=binds, sources={h: self.accessible(h) for h, _ in binds})
+
+    def accessible(self, host: str) -> str:
+        """``host`` itself, or a hard-linked mirror of it under the cache dir when the unprivileged
+        run_as_uid cannot reach it (a toolchain in /root, for instance)."""
+        if self.drop_uid is None or not os.path.exists(host) or _accessible(Path(host), self.drop_uid):
+            return host
+        with self._mirror_lock:
+            if host not in self._mirrors:
+                self._mirrors[host] = self._mirror(host)
+            return self._mirrors[host]
+
+    def _mirror(self, host: str) -> str:
+        import hashlib
+        import subprocess
+
+        st = os.stat(host)
+        key = hashlib.sha256(f"{host}|{st.st_mtime_ns}|{st.st_ino}".encode()).hexdigest()[:16]
+        dest = self.limits.cache_path() / "mirrors" / key
+        if dest.exists():
+            return str(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f"{key}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        out = subprocess.run(["cp", "-al", host, str(tmp)], capture_output=True, text=True)
+        if out.returncode != 0:  # another file system: copy
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(host, tmp, symlinks=True)
+        for p in [tmp, *tmp.rglob("*")]:
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(p.stat().st_mode | 0o555)
+        try:
+            tmp.rename(dest)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return str(dest)
+
+    def hand_over(self, job_dir: Path) -> None:
+        """Give a freshly written work directory to the uid the jail runs as."""
+        if self.drop_uid is None:
+            return
+        for root, dirs, files in os.walk(job_dir):
+            os.chown(root, self.drop_uid, self.drop_uid)
+            for f in files:
+                os.chown(os.path.join(root, f), self.drop_uid, self.drop_uid)
 
     # -- running ---------------------------------------------------------------------------------
     def run(self, argv: list[str], *, view: View, job_dir: Path, writable_job: bool, wall_s: float,
@@ -216,7 +308,7 @@ class Jail:
             size = str(lim.tmpfs_mb << 20)
             cmd = [self.bwrap, *self._system]
             for src, dest in view.binds:
-                cmd += ["--ro-bind", src, dest]
+                cmd += ["--ro-bind", view.sources.get(src, src), dest]
             cmd += ["--bind" if writable_job else "--ro-bind", str(job_dir), JAIL_JOB]
             for d in (JAIL_WORK, "/tmp", "/dev/shm"):
                 cmd += ["--size", size, "--tmpfs", d]
@@ -233,6 +325,9 @@ class Jail:
                 cg = self.cgroups.create(memory_mb << 20, lim.max_processes + 8)
             except OSError as e:
                 return StepResult(exit_code=None, sandbox_error=f"cannot create cgroup: {e}")
+            if self.drop_uid is not None:
+                for f in cg.procs_files:
+                    os.chown(f, self.drop_uid, self.drop_uid)
             join = 'p=$$; n=$1; shift; while [ "$n" -gt 0 ]; do echo $p >"$1" || exit 125; shift; n=$((n-1)); done; exec "$@"'
             cmd = ["/bin/sh", "-c", join, "sh", str(len(cg.procs_files)), *map(str, cg.procs_files), *cmd]
         try:
@@ -253,6 +348,8 @@ class Jail:
         pass_fds: tuple[int, ...] = ()
         if side_channel:
             side_r, side_w = os.pipe()
+            if self.drop_uid is not None:  # so that the jail may reopen it as /proc/self/fd/N
+                os.fchown(side_w, self.drop_uid, self.drop_uid)
             pass_fds = (side_w,)
             cmd = [a.replace("{side_fd}", str(side_w)) for a in cmd]
         stdin_f = tempfile.TemporaryFile() if stdin else None
@@ -261,9 +358,10 @@ class Jail:
             stdin_f.seek(0)
         start = time.monotonic()
         try:
+            ids = {} if self.drop_uid is None else {"user": self.drop_uid, "group": self.drop_uid, "extra_groups": []}
             p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=stdin_f or subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                 pass_fds=pass_fds, close_fds=True)
+                                 pass_fds=pass_fds, close_fds=True, **ids)
         except OSError as e:
             for fd in (side_r, side_w):
                 if fd is not None:
@@ -317,7 +415,7 @@ class Jail:
                     break
                 if watchdog and time.monotonic() >= next_watch:
                     next_watch = time.monotonic() + lim.watchdog_interval_s
-                    if _tree_rss_bytes(p.pid) > (memory_mb << 20):
+                    if _tree_memory_bytes(p.pid) > (memory_mb << 20):
                         oom_watchdog = True
                         break
         finally:
@@ -357,7 +455,7 @@ class Jail:
                          timed_out=timed_out and not oom, cpu_limited=cpu_limited and not timed_out, oom=oom,
                          output_exceeded=output_exceeded, peak_memory_mb=peak / (1 << 20),
                          side_output=bytes(side.head), leftover_processes=leftovers)
-        if lim.mode == "bwrap" and code in (1, 125) and _is_bwrap_failure(res.stderr, code):
+        if lim.mode == "bwrap" and code in (1, 125, 126, 127) and _is_bwrap_failure(res.stderr, code):
             res.sandbox_error = res.stderr.strip().splitlines()[0] if res.stderr.strip() else "jail setup failed"
         return res
 

@@ -170,6 +170,7 @@ def run_prolog(program: str, query: str, *, max_solutions: int = 1, limits: Sand
                       INFERENCE_LIMIT=str(lim.prolog_inference_limit))
         (job / "program.pl").write_text(program)
         (job / "oorl_query.pl").write_text(driver)
+        jail.hand_over(job)
         nonce = secrets.token_hex(12)
         argv = [view.path(lang.tool("swipl")), *swipl_flags(ctx), ctx.job("oorl_query.pl"), "--", "{side_fd}"]
         step = jail.run(argv, view=view, job_dir=job, writable_job=False, wall_s=lim.wall_s, cpu_s=lim.cpu_s,

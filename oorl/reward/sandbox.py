@@ -53,9 +53,12 @@ class SandboxLimits(BaseModel):
     prolog_inference_limit: int = Field(20_000_000, gt=0, description="inferences a Prolog query may use")
     prolog_stack_mb: int = Field(256, gt=0, description="SWI-Prolog stack_limit")
     jail_uid: int = Field(65534, ge=0, description="uid/gid the program sees inside the jail")
+    run_as_uid: int | None = Field(65534, ge=1, description="when the worker runs as root, jailed commands start as "
+                                   "this host uid/gid instead (RLIMIT_NPROC then applies, root-owned files stay "
+                                   "closed); None keeps root")
     work_root: str | None = Field(None, description="host directory for per-run work dirs (default: system temp)")
-    cache_dir: str | None = Field(None, description="prepared toolchain files (Rust crates, Go packages); "
-                                  "default $XDG_CACHE_HOME/oorl/sandbox")
+    cache_dir: str | None = Field(None, description="prepared toolchain files (Rust crates, Go packages); default "
+                                  "$XDG_CACHE_HOME/oorl/sandbox, or /var/cache/oorl/sandbox as root")
     etc_allow: list[str] = Field(default_factory=lambda: list(DEFAULT_ETC),
                                  description="entries of /etc visible (read-only) in the jail")
     threads: int | None = Field(None, ge=1, description="programs judged at once (default: this worker's CPU share)")
@@ -73,6 +76,8 @@ class SandboxLimits(BaseModel):
     def cache_path(self) -> Path:
         if self.cache_dir:
             return Path(self.cache_dir).expanduser()
+        if os.geteuid() == 0 and self.run_as_uid is not None:  # must be readable by run_as_uid
+            return Path("/var/cache/oorl/sandbox")
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         return Path(base) / "oorl" / "sandbox"
 

@@ -69,6 +69,13 @@ class _NodeBased(Language):
     def sentinel_code(self, sentinel: str) -> str:
         return f"\nrequire('fs').writeSync(1, '\\n{sentinel}\\n');"
 
+    def classify_run(self, step: StepResult, sentinel: str | None) -> tuple[Verdict, str]:
+        err = step.stderr
+        m = re.search(r"^SyntaxError: .*", err, re.MULTILINE)
+        if m and step.exit_code == 1 and ("wrapSafe" in err or "internalCompileFunction" in err):
+            return Verdict.COMPILE_ERROR, m.group(0)[:300]  # the file did not parse
+        return super().classify_run(step, sentinel)
+
     def node_flags(self, ctx: Ctx) -> list[str]:
         heap = max(32, int(ctx.memory_mb * 0.6))
         return [f"--max-old-space-size={heap}", "--no-warnings"]
@@ -153,3 +160,9 @@ class Bash(Language):
 
     def run_argv(self, ctx: Ctx) -> list[str]:
         return [ctx.view.path(_system_tool("bash", self.tool("bash"))), ctx.job(self.source)]
+
+    def classify_run(self, step: StepResult, sentinel: str | None) -> tuple[Verdict, str]:
+        m = re.search(r"^.*: syntax error.*", step.stderr, re.MULTILINE)
+        if m and step.exit_code == 2:  # bash exits 2 when the script does not parse
+            return Verdict.COMPILE_ERROR, m.group(0)[:300]
+        return super().classify_run(step, sentinel)

@@ -1,0 +1,152 @@
+"""The jail itself: fails closed, explicit unsandboxed mode, isolation, limits, and the fallback
+used where no cgroup can be created."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from oorl.errors import UserError
+from oorl.reward import jail as jail_mod
+from oorl.reward.cgroups import CgroupRoot
+from oorl.reward.executor import Executor
+from oorl.reward.harness import JudgeRequest, build_program
+from oorl.reward.jail import Jail, _Capture
+from oorl.reward.sandbox import SandboxLimits, Verdict
+
+from .helpers import jail_processes, short_limits
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(executor, lang, program, tests=""):
+    return executor.run(build_program(JudgeRequest.make(lang, program, tests)))
+
+
+def test_limits_are_validated():
+    with pytest.raises(ValidationError):
+        SandboxLimits(wall_s=-1)
+    with pytest.raises(ValidationError):
+        SandboxLimits(wal_s=3)  # a typo is an error, not a silent default
+    assert SandboxLimits().mode == "bwrap"
+
+
+def test_fails_closed_without_bubblewrap(monkeypatch):
+    real = jail_mod.shutil.which
+    monkeypatch.setattr(jail_mod.shutil, "which", lambda n: None if n == "bwrap" else real(n))
+    with pytest.raises(UserError, match="bubblewrap"):
+        Jail(SandboxLimits())
+
+
+def test_unsandboxed_mode_must_be_chosen_and_warns(monkeypatch, tmp_path):
+    real = jail_mod.shutil.which
+    monkeypatch.setattr(jail_mod.shutil, "which", lambda n: None if n == "bwrap" else real(n))
+    monkeypatch.setattr(jail_mod, "_warned_unsandboxed", False)
+    with pytest.warns(UserWarning, match="unsandboxed"):
+        ex = Executor(short_limits(mode="unsandboxed", work_root=str(tmp_path)))
+    res = run(ex, "python", f"print(len(open({str(REPO / 'pyproject.toml')!r}).read()) > 0)\n")
+    assert res.passed and res.stdout.strip() == "True"  # no jail: the host is visible
+
+
+def test_cgroup_require_without_cgroup(monkeypatch):
+    monkeypatch.setattr(CgroupRoot, "detect", classmethod(lambda cls: None))
+    with pytest.raises(UserError, match="cgroup"):
+        Jail(SandboxLimits(cgroup="require"))
+
+
+def test_environment_network_and_host_are_invisible(executor, monkeypatch):
+    monkeypatch.setenv("OORL_TEST_SECRET", "s3cret")
+    prog = ("import os, socket\nprint(sorted(os.environ))\nprint(open('/proc/net/dev').read().count(':'))\n"
+            "print(socket.gethostname())\nprint(os.listdir('/'))\n")
+    res = run(executor, "python", prog)
+    assert res.passed
+    env, ifaces, host, root = res.stdout.strip().splitlines()
+    assert "OORL_TEST_SECRET" not in env and "s3cret" not in res.stdout
+    assert ifaces == "1"  # loopback only
+    assert host == "jail"
+    for name in ("root", "home", "work/main", "var", "srv", "mnt"):
+        assert f"'{name}'" not in root
+
+
+def test_wall_clock_limit_kills_a_sleeping_program(executor, limits):
+    t0 = time.monotonic()
+    res = run(executor, "python", "import time\ntime.sleep(100)\n")
+    assert res.status is Verdict.TIMEOUT and "wall-clock" in res.detail
+    assert time.monotonic() - t0 < limits.wall_s + 2
+    assert jail_processes() == []
+
+
+def test_work_directories_are_removed(tmp_path):
+    root = Path(tempfile.mkdtemp(prefix="oorl-test-work-"))
+    root.chmod(0o755)
+    try:
+        ex = Executor(short_limits(work_root=str(root)))
+        assert run(ex, "cpp", "int main() { return 0; }\n").passed
+        assert list(root.iterdir()) == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root drops to run_as_uid")
+def test_unreachable_work_root_is_a_user_error(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(UserError, match="work_root"):
+        Executor(short_limits(work_root=str(private / "jobs")))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root drops to run_as_uid")
+def test_jailed_programs_are_not_root_on_the_host(executor):
+    import threading
+
+    seen: set[str] = set()
+    t = threading.Thread(target=run, args=(executor, "python", "import time\ntime.sleep(1.5)\n"))
+    t.start()
+    deadline = time.monotonic() + 3
+    while t.is_alive() and time.monotonic() < deadline:
+        for pid in jail_processes():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            seen.add(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        time.sleep(0.05)
+    t.join()
+    assert seen == {"65534"}  # every process of the jail runs as run_as_uid on the host, none as root
+
+
+@pytest.fixture(scope="module")
+def fallback():
+    """No cgroup: memory is capped by RLIMIT_AS (native languages) or the RSS watchdog (VMs)."""
+    return Executor(short_limits(cgroup="off"))
+
+
+@pytest.mark.parametrize("lang,program", [
+    ("python", "keep = []\nwhile True:\n    keep.append(b'\\x01' * (1 << 24))\n"),
+    ("javascript", "const keep = [];\nwhile (true) { keep.push(Buffer.alloc(1 << 24, 1)); }\n"),
+    ("go", "func main() {\n\tvar keep [][]byte\n\tfor {\n\t\tb := make([]byte, 1<<24)\n\t\tfor i := range b {\n"
+           "\t\t\tb[i] = 1\n\t\t}\n\t\tkeep = append(keep, b)\n\t}\n}\n"),
+])
+def test_fallback_caps_memory(fallback, lang, program):
+    assert fallback.jail.cgroups is None
+    res = run(fallback, lang, program)
+    assert res.status is Verdict.MEMORY, (res.detail, res.stderr[-300:])
+    assert res.run.peak_memory_mb < fallback.limits.memory_mb * 1.5
+
+
+def test_fallback_caps_processes(fallback):
+    res = run(fallback, "python", "import os\nn = 0\nwhile True:\n    os.fork()\n    n += 1\n    if n > 500:\n        print('UNCAPPED')\n        break\n")
+    assert "UNCAPPED" not in res.stdout
+    assert res.status in (Verdict.RUNTIME_ERROR, Verdict.TIMEOUT)
+
+
+def test_fallback_still_judges(fallback):
+    from oorl.reward.doctor import HELLO
+
+    assert run(fallback, "java", *HELLO["java"]).passed
