@@ -91,11 +91,12 @@ class _Capture:
         return head + mid + self.tail.decode("utf-8", "replace")
 
 
-def _tree_memory_bytes(root: int) -> int:
+def _tree_memory_bytes(root: int, max_pids: int = 4096) -> int:
     """Proportional set size (shared pages split between sharers) of ``root`` and its descendants,
-    for the fallback watchdog; plain RSS where smaps_rollup is missing."""
+    for the fallback watchdog; plain RSS where smaps_rollup is missing. Stops after ``max_pids``
+    processes so that a poll stays short (RLIMIT_NPROC keeps real trees far smaller)."""
     total, todo, seen = 0, [root], set()
-    while todo:
+    while todo and len(seen) < max_pids:
         pid = todo.pop()
         if pid in seen:
             continue
@@ -415,7 +416,7 @@ class Jail:
                     break
                 if watchdog and time.monotonic() >= next_watch:
                     next_watch = time.monotonic() + lim.watchdog_interval_s
-                    if _tree_memory_bytes(p.pid) > (memory_mb << 20):
+                    if _tree_memory_bytes(p.pid, 4 * lim.max_processes) > (memory_mb << 20):
                         oom_watchdog = True
                         break
         finally:

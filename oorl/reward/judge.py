@@ -145,7 +145,36 @@ def _copy(res: RunResult, cached: bool) -> RunResult:
 
 _judge: Judge | None = None
 _judge_key: tuple | None = None
+_configured: tuple[SandboxLimits | None, int | None] = (None, None)
 _judges_lock = threading.Lock()
+
+
+def configure_judge(limits: SandboxLimits | None = None, threads: int | None = None) -> None:
+    """Set the limits and threads of the process-wide judge without starting it (it starts on first
+    use, so a run whose rewards never execute code needs no bubblewrap)."""
+    global _configured
+    with _judges_lock:
+        _configured = (limits, threads)
+
+
+def limits_from_config(sandbox: "SandboxLimits | dict | None", unsafe_no_sandbox: bool = False) -> SandboxLimits:
+    """``reward.sandbox`` (a SandboxLimits or its dict) as SandboxLimits; errors name the field."""
+    from pydantic import ValidationError
+
+    from oorl.errors import UserError
+
+    if isinstance(sandbox, SandboxLimits):
+        lim = sandbox
+    else:
+        try:
+            lim = SandboxLimits(**(sandbox or {}))
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err.get("loc", ()))
+            raise UserError(f"reward.sandbox.{where}: {err.get('msg')}") from None
+    if unsafe_no_sandbox and lim.mode != "unsandboxed":
+        lim = lim.model_copy(update={"mode": "unsandboxed"})
+    return lim
 
 
 def get_judge(limits: SandboxLimits | None = None, threads: int | None = None) -> Judge:
@@ -157,6 +186,8 @@ def get_judge(limits: SandboxLimits | None = None, threads: int | None = None) -
     with _judges_lock:
         if _judge is not None and limits is None and threads is None:
             return _judge
+        if _judge is None and limits is None and threads is None:
+            limits, threads = _configured
         lim = limits or (_judge.limits if _judge is not None else SandboxLimits())
         key = (lim.model_dump_json(), threads)
         if _judge is None or key != _judge_key:

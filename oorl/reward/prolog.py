@@ -29,10 +29,12 @@ import json
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from oorl.reward.executor import Executor
 from oorl.reward.jail import Jail
 from oorl.reward.languages.prolog_lang import Prolog, fill, pl_atom, swipl_flags
 from oorl.reward.languages.base import Ctx, get_language
@@ -140,6 +142,24 @@ message_to_codes_(E, Text) :-
 """
 
 
+_executors: dict[str, Executor] = {}
+_executors_lock = threading.Lock()
+
+
+def _executor(limits: SandboxLimits | None) -> Executor:
+    from oorl.reward.judge import get_judge
+
+    if limits is None:
+        return get_judge().executor
+    key = limits.model_dump_json()
+    with _executors_lock:
+        if key not in _executors:
+            if len(_executors) >= 4:
+                _executors.pop(next(iter(_executors)))
+            _executors[key] = Executor(limits)
+        return _executors[key]
+
+
 def _normalise_query(query: str) -> str:
     q = query.strip()
     if q.startswith("?-"):
@@ -151,10 +171,9 @@ def _normalise_query(query: str) -> str:
 
 def run_prolog(program: str, query: str, *, max_solutions: int = 1, limits: SandboxLimits | None = None,
                executor=None) -> PrologResult:
-    """Consult ``program`` and run ``query`` in a jailed swipl; see the module docstring."""
-    from oorl.reward.judge import get_judge
-
-    ex = executor or get_judge(limits).executor
+    """Consult ``program`` and run ``query`` in a jailed swipl; see the module docstring. Runs on
+    ``executor``, else on one for ``limits``, else on the process-wide judge's."""
+    ex = executor or _executor(limits)
     lim = ex.limits
     lang: Prolog = get_language("prolog")  # type: ignore[assignment]
     jail: Jail = ex.jail

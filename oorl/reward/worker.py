@@ -22,6 +22,11 @@ class RewardWorker:
                 fn = functools.partial(fn, **spec["kwargs"])
             self.functions.append((spec["name"], float(spec.get("weight", 1.0)), fn))
         self.timings: dict[str, float] = {}
+        from oorl.reward.judge import configure_judge, limits_from_config
+
+        # the process-wide judge (code-executing rewards) starts on first use with these settings
+        configure_judge(limits_from_config(reward_cfg.get("sandbox"), bool(reward_cfg.get("unsafe_no_sandbox"))),
+                        reward_cfg.get("threads"))
 
     def score(self, prompts: list[str], completions: list[str], columns: dict[str, list]) -> dict:
         """``rewards`` (weighted sum per completion) and ``per_function`` raw values."""
@@ -40,9 +45,9 @@ class RewardWorker:
 
     def stats(self) -> dict:
         out = {f"reward_time_s/{k}": v for k, v in self.timings.items()}
-        try:
-            from oorl.reward.judge import get_judge
-        except ImportError:
-            return out
-        out.update(get_judge().stats())
+        from oorl.reward.judge import current_judge
+
+        judge = current_judge()  # only if a reward function used it: asking must not start one
+        if judge is not None:
+            out.update(judge.stats())
         return out

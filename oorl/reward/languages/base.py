@@ -171,8 +171,12 @@ def _first_line(text: str) -> str:
 
 
 def strip_sentinel(stdout: str, sentinel: str | None) -> str:
+    """The program's output without the sentinel line the harness printed (``"\\n" + sentinel + "\\n"``)."""
     if not sentinel or sentinel not in stdout:
         return stdout
+    exact = f"\n{sentinel}\n"
+    if exact in stdout:
+        return stdout.replace(exact, "", 1)
     return "".join(line for line in stdout.splitlines(keepends=True) if sentinel not in line)
 
 

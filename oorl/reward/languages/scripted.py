@@ -32,7 +32,7 @@ class Python(Language):
         return _system_tool(name, super().tool(name))
 
     def sentinel_code(self, sentinel: str) -> str:
-        return f"\n__import__('os').write(1, b'\\n{sentinel}\\n')"
+        return f"\n__import__('sys').stdout.flush()\n__import__('os').write(1, b'\\n{sentinel}\\n')"
 
     def run_argv(self, ctx: Ctx) -> list[str]:
         return [ctx.view.path(self.tool("python3")), "-I", "-B", ctx.job(self.source)]
