@@ -35,6 +35,27 @@ def train(
     print(f"done: run directory {trainer.run_dir} (metrics.jsonl, tensorboard/, checkpoints/); last checkpoint {last}")
 
 
+@app.command("eval")
+def eval_command(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; its data.eval section is used"),
+    model: str = typer.Option(..., "--model", "-m", help="model directory or checkpoints/step_N"),
+    samples: int = typer.Option(1, "--samples", "-k", min=1, help="completions per task"),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="where eval.json/eval.md go"),
+    overrides: Optional[list[str]] = typer.Argument(None),
+) -> None:
+    """Evaluate a model or checkpoint on the config's eval tasks (JSON + Markdown report)."""
+    from oorl.config import load_config
+    from oorl.eval import run_eval
+
+    cfg = load_config(config, list(overrides or []))
+    out = output_dir or (Path(model) / "eval" if Path(model).is_dir() else Path("runs") / "eval")
+    metrics, paths = run_eval(cfg, model, samples, out)
+    for k in sorted(metrics):
+        if not k.startswith("eval/by_") and not k.startswith("eval/failures"):
+            print(f"{k:40s} {metrics[k]:.4f}")
+    print("report: " + ", ".join(str(p) for p in paths))
+
+
 @app.command()
 def data(
     config: Optional[Path] = typer.Option(None, "--config", "-c"),

