@@ -60,7 +60,8 @@ class LearnerWorker:
                               num_training_steps=updates)
         self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
             model=model, optimizer=optim, lr_scheduler=sched, config=ds_cfg)
-        self.ref = self._load_reference(model_dir, dtype, ds_cfg) if self.cfg.algo.kl_coef > 0 else None
+        needs_ref = self.cfg.algo.kl_coef > 0 or self.cfg.algo.gepo.enabled
+        self.ref = self._load_reference(model_dir, dtype, ds_cfg) if needs_ref else None
         self.weight_engine = None
 
     # ------------------------------------------------------------------ reference policy

@@ -1,0 +1,80 @@
+"""Off-policy losses that the learner adds to the on-policy loss (a registry; GEPO is the first).
+
+An off-policy batch is this rank's share of a static dataset, sent by the driver with the rollout
+batch. Each loss returns ``(weighted term, stats)``; the term is normalised so that DeepSpeed's
+averaging over ranks and micro-batches (undone by the learner's W x GAS scale) gives the global mean.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from oorl.errors import UserError
+
+OFFPOLICY_LOSSES: dict[str, Callable] = {}
+
+
+def register_offpolicy(name: str):
+    def deco(fn):
+        OFFPOLICY_LOSSES[name] = fn
+        return fn
+
+    return deco
+
+
+def offpolicy_loss(name: str, worker, batch: dict) -> tuple[torch.Tensor, dict]:
+    if name not in OFFPOLICY_LOSSES:
+        raise UserError(f"unknown off-policy loss {name!r} (known: {', '.join(sorted(OFFPOLICY_LOSSES))})")
+    return OFFPOLICY_LOSSES[name](worker, batch)
+
+
+def _sequence_logps(worker, model, prompts: list[list[int]], responses: list[list[int]], grad: bool) -> torch.Tensor:
+    from oorl.algo.gepo import sequence_logps
+    from oorl.learner.batch import build_batch, micro_batches
+
+    batch = build_batch(prompts, responses, [0.0] * len(prompts), pad_id=0)
+    out = []
+    for mb in micro_batches(batch, worker.cfg.learner.micro_batch_size):
+        with torch.set_grad_enabled(grad):
+            lp = worker._logprobs(model, mb)
+        out.append(sequence_logps(lp, mb["loss_mask"][:, 1:].to(lp.device)))
+    return torch.cat(out)
+
+
+@register_offpolicy("gepo")
+def gepo(worker, batch: dict) -> tuple[torch.Tensor, dict]:
+    """GEPO over groups ``{"prompts": [x_g], "winners": [[y..]], "losers": [[y..]]}`` (token ids).
+
+    r(y) = beta (log pi(y|x) - log pi_ref(y|x)) summed over y's tokens;
+    L = -log sigmoid(mean_w r - mean_l r) + lam Var_w(r), averaged over all groups of all ranks.
+    """
+    from oorl.algo.gepo import gepo_loss
+
+    gc = worker.cfg.algo.gepo
+    if worker.ref is None:
+        raise RuntimeError("GEPO needs the reference policy (algo.gepo.enabled loads it)")
+    prompts, winners, losers = batch["prompts"], batch["winners"], batch["losers"]
+    n, m = max(len(w) for w in winners), max(len(l) for l in losers)
+
+    def side(groups, width):
+        xs = [x for x, ys in zip(prompts, groups) for _ in ys]
+        ys = [y for g in groups for y in g]
+        pol = _sequence_logps(worker, worker.engine, xs, ys, grad=True)
+        ref = _sequence_logps(worker, worker.ref, xs, ys, grad=False)
+        P = pol.new_full((len(groups), width), float("nan"))
+        R = ref.new_full((len(groups), width), float("nan"))
+        mask = torch.zeros(len(groups), width, dtype=torch.bool, device=pol.device)
+        k = 0
+        for g, ys_g in enumerate(groups):
+            for j in range(len(ys_g)):
+                P[g, j], R[g, j], mask[g, j] = pol[k], ref[k], True
+                k += 1
+        return P, R, mask
+
+    pw, rw, mw = side(winners, n)
+    pl, rl, ml = side(losers, m)
+    loss, stats = gepo_loss(pw, rw, pl, rl, beta=gc.beta, lam=gc.lam, w_mask=mw, l_mask=ml,
+                            global_groups=len(prompts) * worker.world_size)
+    return gc.weight * loss, {f"gepo/{k}": float(v) for k, v in stats.items()} | {"gepo/loss": float(loss)}
