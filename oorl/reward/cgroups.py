@@ -69,9 +69,38 @@ class RunCgroup:
     memory_dir: Path
     version: int
     cpu_dir: Path | None = None
+    oom_base: int = 0  # OOM kills before this run (a pooled group is reused)
+    cpu_base: float = 0.0
+
+    def reset(self, memory_bytes: int, max_pids: int) -> bool:
+        """Prepare a reused, empty group for the next run; False when it cannot be reused."""
+        try:
+            if self.version == 1:
+                _write(self.memory_dir / "memory.limit_in_bytes", str(memory_bytes))
+                try:
+                    _write(self.memory_dir / "memory.memsw.limit_in_bytes", str(memory_bytes))
+                except OSError:
+                    pass
+                _write(self.memory_dir / "memory.max_usage_in_bytes", "0")
+                for d in self.dirs:
+                    if (d / "pids.max").exists():
+                        _write(d / "pids.max", str(max_pids))
+            else:
+                _write(self.memory_dir / "memory.max", str(memory_bytes))
+                _write(self.memory_dir / "memory.peak", "0")  # resettable since Linux 6.12
+                _write(self.memory_dir / "pids.max", str(max_pids))
+        except OSError:
+            return False
+        self.oom_base = self._oom_total()
+        self.cpu_base = self._cpu_total() or 0.0
+        return True
 
     def cpu_seconds(self) -> float | None:
-        """CPU time used by everything that ran in the group (None: not accounted)."""
+        """CPU time used by everything that ran in the group this run (None: not accounted)."""
+        total = self._cpu_total()
+        return None if total is None else total - self.cpu_base
+
+    def _cpu_total(self) -> float | None:
         try:
             if self.version == 1:
                 return int((self.cpu_dir / "cpuacct.usage").read_text()) / 1e9 if self.cpu_dir else None
@@ -91,6 +120,9 @@ class RunCgroup:
         return True
 
     def oom_kills(self) -> int:
+        return self._oom_total() - self.oom_base
+
+    def _oom_total(self) -> int:
         f = self.memory_dir / ("memory.oom_control" if self.version == 1 else "memory.events")
         try:
             for line in f.read_text().splitlines():
@@ -164,6 +196,37 @@ class CgroupRoot:
         self.memory_parent = memory_parent
         self.pids_parent = pids_parent
         self.cpu_parent = cpu_parent
+        self._free: list[RunCgroup] = []
+        self._pool_lock = threading.Lock()
+
+    def acquire(self, memory_bytes: int, max_pids: int, owner_uid: int | None = None) -> RunCgroup:
+        """An empty group with these caps: a pooled one when possible (saves mkdir/rmdir per run)."""
+        while True:
+            with self._pool_lock:
+                cg = self._free.pop() if self._free else None
+            if cg is None:
+                break
+            if cg.reset(memory_bytes, max_pids):
+                return cg
+            cg.remove()
+        cg = self.create(memory_bytes, max_pids)
+        if owner_uid is not None:  # the unprivileged launcher writes its own pid into cgroup.procs
+            for f in cg.procs_files:
+                os.chown(f, owner_uid, owner_uid)
+        cg.reset(memory_bytes, max_pids)
+        return cg
+
+    def release(self, cg: RunCgroup, keep: int = 16) -> None:
+        """Back to the pool if everything in it is gone, else emptied and removed."""
+        if cg.pids():
+            cg.kill_all()
+            cg.remove()
+            return
+        with self._pool_lock:
+            if len(self._free) < keep:
+                self._free.append(cg)
+                return
+        cg.remove()
 
     @classmethod
     def detect(cls) -> "CgroupRoot | None":
@@ -212,6 +275,10 @@ class CgroupRoot:
         return root
 
     def close(self) -> None:
+        with self._pool_lock:
+            free, self._free = self._free, []
+        for cg in free:
+            cg.remove()
         for d in (self.memory_parent, self.pids_parent, self.cpu_parent):
             if d is not None:
                 try:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from oorl.reward.executor import Executor
 from oorl.reward.jail import Jail
-from oorl.reward.languages.prolog_lang import Prolog, fill, pl_atom, swipl_flags
+from oorl.reward.languages.prolog_lang import Prolog, fill, pl_atom, stack_mb, swipl_flags
 from oorl.reward.languages.base import Ctx, get_language
 from oorl.reward.sandbox import Program, SandboxLimits
 
@@ -184,7 +184,7 @@ def run_prolog(program: str, query: str, *, max_solutions: int = 1, limits: Sand
     try:
         view = jail.view(job, [])
         ctx = Ctx(view, lim, Program("prolog", {}), lim.memory_mb)
-        driver = fill(_DRIVER, STACK_LIMIT=str(lim.prolog_stack_mb << 20), PROGRAM=pl_atom(ctx.job("program.pl")),
+        driver = fill(_DRIVER, STACK_LIMIT=str(stack_mb(ctx) << 20), PROGRAM=pl_atom(ctx.job("program.pl")),
                       QUERY_TEXT=pl_atom(_normalise_query(query)), MAX_SOLUTIONS=str(max(1, int(max_solutions))),
                       INFERENCE_LIMIT=str(lim.prolog_inference_limit))
         (job / "program.pl").write_text(program)

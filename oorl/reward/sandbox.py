@@ -51,7 +51,7 @@ class SandboxLimits(BaseModel):
         "fallback; require: sandbox_error without one; off: always the fallback")
     watchdog_interval_s: float = Field(0.05, gt=0, description="RSS poll period of the no-cgroup fallback")
     prolog_inference_limit: int = Field(20_000_000, gt=0, description="inferences a Prolog query may use")
-    prolog_stack_mb: int = Field(256, gt=0, description="SWI-Prolog stack_limit")
+    prolog_stack_mb: int = Field(256, gt=0, description="SWI-Prolog stack_limit (at most half of memory_mb)")
     jail_uid: int = Field(65534, ge=0, description="uid/gid the program sees inside the jail")
     run_as_uid: int | None = Field(65534, ge=1, description="when the worker runs as root, jailed commands start as "
                                    "this host uid/gid instead (RLIMIT_NPROC then applies, root-owned files stay "

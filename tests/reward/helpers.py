@@ -11,8 +11,9 @@ HUMANEVAL_X = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "
 
 
 def short_limits(**kw) -> SandboxLimits:
-    """Short limits so hostile programs end quickly: 2 s of CPU, 3 s of wall clock, 256 MiB."""
-    base = dict(wall_s=3.0, cpu_s=2.0, memory_mb=256, compile_memory_mb=1024, max_file_mb=16, tmpfs_mb=64,
+    """Short limits so hostile programs end quickly: 2 s of CPU, 4 s of wall clock (slack for a
+    loaded machine), 256 MiB."""
+    base = dict(wall_s=4.0, cpu_s=2.0, memory_mb=256, compile_memory_mb=1024, max_file_mb=16, tmpfs_mb=64,
                 output_limit_kb=1024, max_processes=64, threads=2, cache_entries=0)
     base.update(kw)
     return SandboxLimits(**base)

@@ -17,7 +17,8 @@ from oorl.reward import jail as jail_mod
 from oorl.reward.cgroups import CgroupRoot
 from oorl.reward.executor import Executor
 from oorl.reward.harness import JudgeRequest, build_program
-from oorl.reward.jail import Jail, _Capture
+from oorl.reward.jail import Jail
+from oorl.reward.process import Capture as _Capture
 from oorl.reward.sandbox import SandboxLimits, Verdict
 
 from .helpers import jail_processes, short_limits

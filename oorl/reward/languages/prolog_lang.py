@@ -16,9 +16,15 @@ from oorl.reward.sandbox import Program, StepResult, Verdict
 SYNTAX_MARK = "OORL-PROLOG-SYNTAX-ERROR"
 
 
+def stack_mb(ctx: Ctx) -> int:
+    """SWI-Prolog's stack limit: prolog_stack_mb, but at most half the memory cap, so that a runaway
+    recursion meets the stack limit (a clean resource error) before the cgroup's OOM killer."""
+    return max(16, min(ctx.limits.prolog_stack_mb, ctx.memory_mb // 2))
+
+
 def swipl_flags(ctx: Ctx) -> list[str]:
     return ["--no-packs", "-f", "none", "-F", "none", "--no-tty", "-q", "--on-error=print",
-            "--on-warning=print", f"--stack-limit={ctx.limits.prolog_stack_mb}m"]
+            "--on-warning=print", f"--stack-limit={stack_mb(ctx)}m"]
 
 
 def fill(template: str, **values: str) -> str:

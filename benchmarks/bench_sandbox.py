@@ -1,0 +1,161 @@
+"""Throughput of the reward workers' jail, per language, against the same toolchain with no jail.
+
+For each language, the same programs (HumanEval-X canonical solutions with their tests where the
+dataset has the language, a small program with tests otherwise) are judged twice on ``--threads``
+threads: by the judge (bubblewrap, cgroup, rlimits, unprivileged uid, output capture) and by a
+bare runner that runs the identical compile and run command lines directly with subprocess. The
+two alternate over ``--rounds`` rounds and the best round of each is kept (the machine is shared).
+Then a GRPO-like batch (8 samples per prompt, some identical) measures the share of runs saved by
+deduplication.
+
+    python benchmarks/bench_sandbox.py [--languages python,cpp] [--n 24] [--rounds 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from oorl.reward import humaneval_x as hx
+from oorl.reward.doctor import HELLO
+from oorl.reward.executor import Executor
+from oorl.reward.harness import JudgeRequest, build_program
+from oorl.reward.jail import View
+from oorl.reward.judge import Judge
+from oorl.reward.languages import Ctx, get_language
+from oorl.reward.sandbox import Program, SandboxLimits
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "humaneval-x"
+ALL = ["cpp", "go", "java", "javascript", "python", "rust", "typescript", "php", "bash", "csharp", "prolog"]
+
+
+class BareRunner:
+    """The floor: the same files and command lines as the jail, run directly (no jail at all)."""
+
+    def __init__(self, limits: SandboxLimits, executor: Executor):
+        self.limits, self.executor = limits, executor
+
+    def run(self, program: Program) -> bool:
+        lang = get_language(program.language)
+        prep = self.executor.prepared(lang)
+        job = Path(tempfile.mkdtemp(prefix="oorl-bare-"))
+        try:
+            (job / ".work").mkdir()
+            view = View(job=str(job), work=str(job / ".work"))
+            ctx = Ctx(view, self.limits, program, self.limits.compile_memory_mb, prep)
+            for name, text in {**program.files, **lang.extra_files(ctx)}.items():
+                (job / name).parent.mkdir(parents=True, exist_ok=True)
+                (job / name).write_text(text)
+            base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / ".work"), "TMPDIR": str(job / ".work"),
+                    "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+            argv = lang.compile_argv(ctx)
+            if argv is not None:
+                c = subprocess.run(argv, cwd=job, env={**base, **lang.env(ctx, "compile")}, capture_output=True,
+                                   timeout=self.limits.compile_wall_s)
+                if c.returncode != 0:
+                    return False
+            ctx = Ctx(view, self.limits, program, self.limits.memory_mb, prep)
+            r = subprocess.run(lang.run_argv(ctx), cwd=job / ".work", env={**base, **lang.env(ctx, "run")},
+                               input=program.stdin.encode(), capture_output=True, timeout=self.limits.wall_s)
+            return r.returncode == 0 and program.meta["sentinel"] in r.stdout.decode("utf-8", "replace")
+        finally:
+            shutil.rmtree(job, ignore_errors=True)
+
+
+def requests_for(lang: str, n: int) -> list[JudgeRequest]:
+    """n distinct, passing programs of ``lang``."""
+    short = {v: k for k, v in hx.FILES.items()}
+    if lang in short and DATA.is_dir():
+        probs = list(hx.load_problems(DATA, [lang])[lang].values())
+        skip = {"JavaScript/112", "JavaScript/155", "Rust/50"}  # wrong in the dataset (cluster/README.md)
+        probs = [p for p in probs if p["task_id"] not in skip]
+        return [hx.request(p, lang, p["canonical_solution"]) for p in probs[:n]]
+    prog, tests = HELLO[lang]
+    comment = {"python": "#", "bash": "#", "prolog": "%", "php": "//"}.get(lang, "//")
+    return [JudgeRequest.make(lang, f"{comment} variant {i}\n{prog}", tests) for i in range(n)]
+
+
+def bench_language(lang: str, n: int, rounds: int, threads: int, limits: SandboxLimits) -> dict:
+    reqs = requests_for(lang, n)
+    judge = Judge(limits.model_copy(update={"cache_entries": 0}), threads=threads)
+    bare = BareRunner(limits, judge.executor)
+    pool = ThreadPoolExecutor(threads)
+    judge.judge(reqs[:threads])  # warm up: prepared toolchains, page cache
+    list(pool.map(bare.run, [build_program(r) for r in reqs[:threads]]))
+    jail_s, bare_s, ok_jail, ok_bare = [], [], 0, 0
+    for _ in range(rounds):
+        programs = [build_program(r) for r in reqs]
+        t0 = time.perf_counter()
+        ok_bare = sum(pool.map(bare.run, programs))
+        bare_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ok_jail = sum(r.passed for r in judge.judge(reqs))
+        jail_s.append(time.perf_counter() - t0)
+    pool.shutdown()
+    judge.close()
+    b, j = min(bare_s), min(jail_s)
+    return {"language": lang, "programs": len(reqs), "passed_bare": ok_bare, "passed_jail": ok_jail,
+            "bare_per_s": len(reqs) / b, "jail_per_s": len(reqs) / j, "ratio": j / b, "overhead_pct": 100 * (j / b - 1)}
+
+
+def bench_dedup(threads: int, limits: SandboxLimits, prompts: int = 16, group: int = 8, seed: int = 0) -> dict:
+    """A GRPO-like batch: per prompt 8 samples drawn from the right answer and 3 wrong ones."""
+    rng = random.Random(seed)
+    probs = list(hx.load_problems(DATA, ["python"])["python"].values()) if DATA.is_dir() else []
+    batch = []
+    for i in range(prompts):
+        if probs:
+            p = probs[i]
+            answers = [p["canonical_solution"]] + [probs[(i + k) % len(probs)]["canonical_solution"] for k in (1, 2, 3)]
+            make = lambda a, p=p: hx.request(p, "python", a)  # noqa: E731
+        else:
+            prog, tests = HELLO["python"]
+            answers = [prog.replace("+", op) for op in "+-*%"]
+            make = lambda a, t=tests, i=i: JudgeRequest.make("python", f"# prompt {i}\n{a}", t)  # noqa: E731
+        weights = [0.55, 0.2, 0.15, 0.1]
+        batch += [make(rng.choices(answers, weights)[0]) for _ in range(group)]
+    judge = Judge(limits.model_copy(update={"cache_entries": 0}), threads=threads)
+    t0 = time.perf_counter()
+    judge.judge(batch)
+    wall = time.perf_counter() - t0
+    st = judge.stats()
+    judge.close()
+    return {"samples": len(batch), "executed": int(st["reward/judge/executed"]),
+            "saved_pct": 100 * st["reward/judge/dedup_rate"], "wall_s": wall}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--languages", default=",".join(ALL))
+    ap.add_argument("--n", type=int, default=24, help="programs per language")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    limits = SandboxLimits(wall_s=20, cpu_s=20)
+    rows = []
+    print(f"{'language':11s} {'n':>3s} {'bare prog/s':>11s} {'jail prog/s':>11s} {'jail/bare':>9s} {'overhead':>8s}")
+    for lang in [get_language(x).name for x in args.languages.split(",") if x.strip()]:
+        r = bench_language(lang, args.n, args.rounds, args.threads, limits)
+        rows.append(r)
+        print(f"{lang:11s} {r['programs']:3d} {r['bare_per_s']:11.2f} {r['jail_per_s']:11.2f} {r['ratio']:9.3f} "
+              f"{r['overhead_pct']:7.1f}%" + ("" if r["passed_jail"] == r["programs"] == r["passed_bare"] else
+                                              f"  (passed: bare {r['passed_bare']}, jail {r['passed_jail']})"),
+              flush=True)
+    d = bench_dedup(args.threads, limits)
+    print(f"GRPO batch: {d['samples']} samples (8 per prompt), {d['executed']} executed, "
+          f"{d['saved_pct']:.1f}% of runs saved by deduplication, {d['wall_s']:.2f}s")
+    if args.json:
+        args.json.write_text(json.dumps({"languages": rows, "dedup": d, "threads": args.threads}, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
