@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,19 +24,47 @@ def sh(*args, env, timeout=300, check=True):
     return r
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture()
-def ray_cluster(tmp_path):
-    env = dict(os.environ, RAY_AUTH_MODE="token", PATH=f"{BIN}:{os.environ['PATH']}", RAY_TMPDIR=str(tmp_path / "ray"))
+def ray_cluster():
+    # a short temp dir: Ray's unix socket paths must stay under 108 bytes
+    tmp = tempfile.mkdtemp(prefix="oorlray")
+    env = dict(os.environ, RAY_AUTH_MODE="token", PATH=f"{BIN}:{os.environ['PATH']}", RAY_TMPDIR=tmp)
     env.pop("RAY_ADDRESS", None)
-    (tmp_path / "ray").mkdir()
     sh(BIN / "ray", "get-auth-token", "--generate", env=env)
-    port = 8265 + (os.getpid() % 500)
-    sh(BIN / "ray", "start", "--head", "--num-cpus", "6", "--dashboard-host", "127.0.0.1",
-       "--dashboard-port", str(port), "--temp-dir", str(tmp_path / "ray"), "--disable-usage-stats", env=env, timeout=180)
+    port = _free_port()
+    sh(BIN / "ray", "start", "--head", "--port", str(_free_port()), "--num-cpus", "6", "--dashboard-host", "127.0.0.1",
+       "--dashboard-port", str(port), "--temp-dir", tmp, "--disable-usage-stats", env=env, timeout=180)
     try:
         yield env, f"http://127.0.0.1:{port}"
     finally:
-        sh(BIN / "ray", "stop", "--force", env=env, check=False)
+        _stop_cluster(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stop_cluster(tmp: str) -> None:
+    """Stop only this test's cluster (`ray stop` would stop every Ray cluster on the machine)."""
+    import psutil
+
+    procs = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(tmp in a for a in p.info["cmdline"] or []):
+                procs.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    for p in procs:
+        for c in p.children(recursive=True) + [p]:
+            try:
+                c.kill()
+            except psutil.NoSuchProcess:
+                pass
+    psutil.wait_procs(procs, timeout=30)
 
 
 def test_train_as_a_ray_job(ray_cluster, tmp_path, model_cache):
