@@ -148,5 +148,10 @@ def convert_smollm2(out_dir: Path) -> None:
     save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     model.config.torch_dtype = "float32"
     model.config.save_pretrained(out_dir)
+    # The weights are de-quantised now: a leftover gguf quantization_config makes vLLM refuse the model.
+    cfg_path = out_dir / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg.pop("quantization_config", None)
+    cfg_path.write_text(json.dumps(cfg, indent=2))
     model.generation_config.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
