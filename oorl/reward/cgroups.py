@@ -200,20 +200,22 @@ class CgroupRoot:
         self._pool_lock = threading.Lock()
 
     def acquire(self, memory_bytes: int, max_pids: int, owner_uid: int | None = None) -> RunCgroup:
-        """An empty group with these caps: a pooled one when possible (saves mkdir/rmdir per run)."""
+        """An empty group with these caps: a pooled one when possible (saves mkdir/rmdir per run).
+        ``owner_uid``: the unprivileged launcher that writes its own pid into cgroup.procs."""
         while True:
             with self._pool_lock:
                 cg = self._free.pop() if self._free else None
             if cg is None:
+                cg = self.create(memory_bytes, max_pids)
+                cg.reset(memory_bytes, max_pids)
                 break
             if cg.reset(memory_bytes, max_pids):
-                return cg
+                break
             cg.remove()
-        cg = self.create(memory_bytes, max_pids)
-        if owner_uid is not None:  # the unprivileged launcher writes its own pid into cgroup.procs
-            for f in cg.procs_files:
-                os.chown(f, owner_uid, owner_uid)
-        cg.reset(memory_bytes, max_pids)
+        for f in cg.procs_files:
+            uid = 0 if owner_uid is None else owner_uid
+            if f.stat().st_uid != uid:
+                os.chown(f, uid, uid)
         return cg
 
     def release(self, cg: RunCgroup, keep: int = 16) -> None:

@@ -40,6 +40,7 @@ from pathlib import Path
 from oorl.errors import UserError
 from oorl.reward import jail_fs
 from oorl.reward.cgroups import CgroupRoot
+from oorl.reward.launcher import build_launcher
 from oorl.reward.process import Spawn, supervise
 from oorl.reward.sandbox import SandboxLimits, StepResult
 
@@ -106,6 +107,10 @@ class Jail:
                 raise UserError(f"reward.sandbox.work_root {work} cannot be reached by run_as_uid {self.drop_uid}: "
                                 "use a directory every user can traverse (default: the system temp dir)")
         self.mirrors = jail_fs.Mirrors(cache, self.drop_uid)
+        self.launcher = None
+        if limits.launcher:
+            cache.mkdir(parents=True, exist_ok=True)
+            self.launcher = build_launcher(cache)
         self._system = self._system_args() if limits.mode == "bwrap" else []
 
     def _system_args(self) -> list[str]:
@@ -165,17 +170,28 @@ class Jail:
             for k, v in full_env.items():
                 cmd += ["--setenv", k, v]
             cmd += ["--", *argv]
-            cwd, full_env = "/", {"PATH": "/usr/bin:/bin"}
+            # bubblewrap's own processes carry their owner (the jailed program's environment is cleared)
+            cwd, full_env = "/", {"PATH": "/usr/bin:/bin", "OORL_JAIL_OWNER": str(os.getpid())}
         cg = None
         if self.cgroups is not None:
             try:
                 cg = self.cgroups.acquire(memory_mb << 20, lim.max_processes + 8, self.drop_uid)
             except OSError as e:
                 return StepResult(exit_code=None, sandbox_error=f"cannot create a cgroup: {e}")
+        procs = [str(f) for f in cg.procs_files] if cg is not None else []
+        uid, preexec = self.drop_uid, _launcher(procs, rlimits)
+        if self.launcher:  # the same in C: lets Python vfork
+            pre = [self.launcher]
+            for f in procs:
+                pre += ["-c", f]
+            for res, (soft, hard) in rlimits:
+                pre += ["-r", f"{res}:{soft}:{hard}"]
+            if self.drop_uid is not None:
+                pre += ["-u", str(self.drop_uid)]
+            cmd, uid, preexec = [*pre, "--", *cmd], None, None
         spec = Spawn(argv=cmd, cwd=cwd, env=full_env, wall_s=wall_s, cpu_limit_s=cpu, memory_bytes=memory_mb << 20,
                      output_keep=lim.output_keep_kb << 10, output_limit=lim.output_limit_kb << 10, stdin=stdin,
-                     side_channel=side_channel, uid=self.drop_uid,
-                     preexec=_launcher([str(f) for f in cg.procs_files] if cg else [], rlimits),
+                     side_channel=side_channel, uid=uid, side_owner=self.drop_uid, preexec=preexec,
                      watchdog_interval_s=None if cg is not None else lim.watchdog_interval_s,
                      watchdog_max_pids=4 * lim.max_processes, signalled_as_128_plus=lim.mode == "bwrap")
         try:
@@ -209,4 +225,4 @@ def _launcher(procs_files: list[str], rlimits: list[tuple[int, tuple[int, int]]]
 
 def _is_jail_failure(stderr: str) -> bool:
     first = stderr.lstrip().splitlines()[0] if stderr.strip() else ""
-    return first.startswith("bwrap: ") or first.startswith("prlimit: failed to execute")
+    return first.startswith(("bwrap: ", "prlimit: failed to execute", "oorl-launch: "))

@@ -84,6 +84,7 @@ class Spawn:
     stdin: bytes = b""
     side_channel: bool = False  # a pipe whose write end replaces "{side_fd}" in argv
     uid: int | None = None  # start as this uid/gid (from root)
+    side_owner: int | None = None  # give the side channel to this uid (the jail's, when it drops root)
     preexec: Callable[[], None] | None = None  # runs in the child after the uid change, before exec
     watchdog_interval_s: float | None = None  # poll the tree's memory (when no cgroup caps it)
     watchdog_max_pids: int = 4096
@@ -95,8 +96,8 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
     argv = spec.argv
     if spec.side_channel:
         side_r, side_w = os.pipe()
-        if spec.uid is not None:  # so that the child may reopen it as /proc/self/fd/N
-            os.fchown(side_w, spec.uid, spec.uid)
+        if spec.side_owner is not None:  # so that the child may reopen it as /proc/self/fd/N
+            os.fchown(side_w, spec.side_owner, spec.side_owner)
         argv = [a.replace("{side_fd}", str(side_w)) for a in argv]
     stdin_f = None
     if spec.stdin:
@@ -165,7 +166,6 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
             kill(p.pid, cg)
         _, status, ru = os.wait4(p.pid, 0)
         p.returncode = 0
-        wall = time.monotonic() - start
         for fd, cap in caps.items():  # what is left in the pipes (the writers are gone)
             _drain(fd, cap, spec.output_limit)
         sel.close()
@@ -175,8 +175,11 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
         p.stdout.close()
         p.stderr.close()
     leftovers = 0
-    if cg is not None and not cg.wait_empty(0.2):  # the jail's namespaces are torn down asynchronously
+    # The jail's pid namespace is torn down asynchronously (longer for a big tree on a busy machine):
+    # whatever is still alive after the grace period counts as left behind (and is killed on release).
+    if cg is not None and not cg.wait_empty(2.0):
         leftovers = len(cg.pids())
+    wall = time.monotonic() - start  # until every process of the run is gone
     code = os.waitstatus_to_exitcode(status)
     sig = None
     if code < 0:

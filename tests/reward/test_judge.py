@@ -63,8 +63,8 @@ def test_stats_reset(judge):
 def test_process_wide_judge_follows_the_configured_limits():
     a = get_judge(short_limits())
     assert get_judge() is a and current_judge() is a
-    b = get_judge(short_limits(wall_s=4.0))
-    assert b is not a and get_judge() is b and b.limits.wall_s == 4.0
+    b = get_judge(short_limits(wall_s=7.0))
+    assert b is not a and get_judge() is b and b.limits.wall_s == 7.0
 
 
 def test_unit_tests_reward():

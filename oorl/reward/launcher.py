@@ -1,0 +1,109 @@
+"""A tiny C launcher for jailed commands: drops to the jail's host uid, joins the run's cgroup,
+sets rlimits and execs bubblewrap. It replaces a Python ``preexec_fn``, which forces Python to fork
+itself (instead of vfork) and run after-fork hooks: about 2 ms saved per compile and per run.
+
+Built once with the system C compiler into the cache dir (root-owned, read-only to others);
+without a compiler ``build_launcher`` returns None and the jail uses the Python path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+SOURCE = r"""
+/* oorl-launch [-c CGROUP_PROCS]... [-r RESOURCE:SOFT:HARD]... [-u UID] -- PROGRAM ARGS... */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static void die(const char *what, const char *arg) {
+    fprintf(stderr, "oorl-launch: %s %s: %s\n", what, arg ? arg : "", strerror(errno));
+    _exit(125);
+}
+
+int main(int argc, char **argv) {
+    long uid = -1;
+    char pid[32];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    int i = 1;
+    for (; i < argc && strcmp(argv[i], "--") != 0; i += 2)  /* first pass: the uid */
+        if (strcmp(argv[i], "-u") == 0 && i + 1 < argc) uid = strtol(argv[i + 1], NULL, 10);
+    if (uid >= 0) {  /* drop root first: joining the cgroup and lowering rlimits need no privilege */
+        if (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid((uid_t)uid) != 0) die("cannot drop to uid", NULL);
+        if (getuid() != (uid_t)uid || geteuid() != (uid_t)uid || setuid(0) == 0) { errno = EPERM; die("uid drop did not stick", NULL); }
+    }
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
+        if (i + 1 >= argc) { errno = EINVAL; die("missing value for", argv[i]); }
+        const char *v = argv[i + 1];
+        if (strcmp(argv[i], "-c") == 0) {
+            int fd = open(v, O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || write(fd, pid, strlen(pid)) < 0) die("cannot join cgroup", v);
+            close(fd);
+        } else if (strcmp(argv[i], "-r") == 0) {
+            int res; unsigned long long soft, hard;
+            if (sscanf(v, "%d:%llu:%llu", &res, &soft, &hard) != 3) { errno = EINVAL; die("bad rlimit", v); }
+            struct rlimit rl = { (rlim_t)soft, (rlim_t)hard };
+            if (setrlimit(res, &rl) != 0) die("setrlimit", v);
+        } else if (strcmp(argv[i], "-u") != 0) { errno = EINVAL; die("unknown option", argv[i]); }
+    }
+    if (i + 1 >= argc) { errno = EINVAL; die("no program", NULL); }
+    execv(argv[i + 1], argv + i + 1);
+    die("cannot execute", argv[i + 1]);
+    return 125;
+}
+"""
+
+_lock = threading.Lock()
+_built: dict[str, str | None] = {}
+
+
+def _safe(path: Path) -> bool:
+    """Root-owned and writable by nobody else, up to the filesystem root (or not root: ours)."""
+    me = os.geteuid()
+    for p in [path, *path.parents]:
+        st = p.lstat()
+        if st.st_uid not in (0, me) or (st.st_mode & 0o022 and not (p.is_dir() and st.st_mode & 0o1000)):
+            return False
+    return True
+
+
+def build_launcher(cache: Path) -> str | None:
+    """Path of the compiled launcher (built on first use), or None when it cannot be built safely."""
+    key = hashlib.sha256(SOURCE.encode()).hexdigest()[:12]
+    with _lock:
+        if key in _built:
+            return _built[key]
+        _built[key] = None
+        cc = shutil.which("gcc") or shutil.which("cc")
+        d = cache / f"launcher-{key}"
+        exe = d / "oorl-launch"
+        try:
+            if not exe.exists() and cc:
+                d.mkdir(parents=True, exist_ok=True)
+                src = d / f"oorl-launch.{os.getpid()}.c"
+                tmp = d / f"oorl-launch.{os.getpid()}"
+                src.write_text(SOURCE)
+                for flags in (["-static"], []):  # static starts faster; fall back to dynamic
+                    out = subprocess.run([cc, "-O2", *flags, "-o", str(tmp), str(src)], capture_output=True)
+                    if out.returncode == 0:
+                        break
+                src.unlink(missing_ok=True)
+                if out.returncode == 0:
+                    tmp.chmod(0o755)
+                    tmp.replace(exe)
+            if exe.exists() and _safe(exe):
+                _built[key] = str(exe)
+        except OSError:
+            pass
+        return _built[key]
