@@ -92,22 +92,38 @@ def bench_language(lang: str, n: int, rounds: int, threads: int, limits: Sandbox
     pool = ThreadPoolExecutor(threads)
     judge.judge(reqs[:threads])  # warm up: prepared toolchains, page cache
     list(pool.map(bare.run, [build_program(r) for r in reqs[:threads]]))
-    jail_s, bare_s, ok_jail, ok_bare = [], [], 0, 0
+    jail_s, bare_s, jail_cpu, bare_cpu, ok_jail, ok_bare = [], [], [], [], 0, 0
     for i in range(rounds):
         programs = [build_program(r) for r in reqs]
         for which in (("bare", "jail") if i % 2 == 0 else ("jail", "bare")):  # alternate the order
-            t0 = time.perf_counter()
-            if which == "bare":
+            (own0, kids0), t0 = _cpu(), time.perf_counter()
+            if which == "bare":  # CPU: the toolchain's processes (waited for) and this process
                 ok_bare = sum(pool.map(bare.run, programs))
                 bare_s.append(time.perf_counter() - t0)
-            else:
-                ok_jail = sum(r.passed for r in judge.judge(reqs))
+                own1, kids1 = _cpu()
+                bare_cpu.append(own1 - own0 + kids1 - kids0)
+            else:  # CPU: everything in the runs' cgroups (bubblewrap included) and this process
+                results = judge.judge(reqs)
                 jail_s.append(time.perf_counter() - t0)
+                ok_jail = sum(r.passed for r in results)
+                in_jail = sum((r.compile.cpu_s if r.compile else 0) + (r.run.cpu_s if r.run else 0) for r in results)
+                jail_cpu.append(in_jail + _cpu()[0] - own0)
     pool.shutdown()
     judge.close()
-    b, j = min(bare_s), min(jail_s)
-    return {"language": lang, "programs": len(reqs), "passed_bare": ok_bare, "passed_jail": ok_jail,
-            "bare_per_s": len(reqs) / b, "jail_per_s": len(reqs) / j, "ratio": j / b, "overhead_pct": 100 * (j / b - 1)}
+    b, j, n = min(bare_s), min(jail_s), len(reqs)
+    cb, cj = 1000 * min(bare_cpu) / n, 1000 * min(jail_cpu) / n
+    return {"language": lang, "programs": n, "passed_bare": ok_bare, "passed_jail": ok_jail,
+            "bare_per_s": n / b, "jail_per_s": n / j, "ratio": j / b, "overhead_pct": 100 * (j / b - 1),
+            "bare_cpu_ms": cb, "jail_cpu_ms": cj, "cpu_overhead_pct": 100 * (cj / cb - 1)}
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process, and of the children it has waited for."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
 
 
 def bench_dedup(threads: int, limits: SandboxLimits, prompts: int = 16, group: int = 8, seed: int = 0) -> dict:
@@ -146,12 +162,13 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     limits = SandboxLimits(wall_s=20, cpu_s=20)
     rows = []
-    print(f"{'language':11s} {'n':>3s} {'bare prog/s':>11s} {'jail prog/s':>11s} {'jail/bare':>9s} {'overhead':>8s}")
+    print(f"{'language':11s} {'n':>3s} {'bare prog/s':>11s} {'jail prog/s':>11s} {'jail/bare':>9s} {'overhead':>8s}"
+          f" {'CPU ms/prog bare':>16s} {'jail':>7s} {'CPU overhead':>12s}")
     for lang in [get_language(x).name for x in args.languages.split(",") if x.strip()]:
         r = bench_language(lang, args.n, args.rounds, args.threads, limits)
         rows.append(r)
         print(f"{lang:11s} {r['programs']:3d} {r['bare_per_s']:11.2f} {r['jail_per_s']:11.2f} {r['ratio']:9.3f} "
-              f"{r['overhead_pct']:7.1f}%" + ("" if r["passed_jail"] == r["programs"] == r["passed_bare"] else
+              f"{r['overhead_pct']:7.1f}% {r['bare_cpu_ms']:16.1f} {r['jail_cpu_ms']:7.1f} {r['cpu_overhead_pct']:11.1f}%" + ("" if r["passed_jail"] == r["programs"] == r["passed_bare"] else
                                               f"  (passed: bare {r['passed_bare']}, jail {r['passed_jail']})"),
               flush=True)
     d = bench_dedup(args.threads, limits)

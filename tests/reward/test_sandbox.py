@@ -124,6 +124,27 @@ def test_jailed_programs_are_not_root_on_the_host(executor):
     assert seen == {"65534"}  # every process of the jail runs as run_as_uid on the host, none as root
 
 
+def test_a_broken_jail_is_a_sandbox_error(executor, tmp_path):
+    view = executor.jail.view(tmp_path, [("/nonexistent/oorl-dir", "/opt/oorl/x")])
+    step = executor.jail.run(["/bin/true"], view=view, job_dir=tmp_path, writable_job=False, wall_s=2, cpu_s=2,
+                             memory_mb=64)
+    assert step.sandbox_error and "nonexistent" in step.sandbox_error
+
+
+def test_output_is_capped_head_and_tail(executor):
+    cap = _Capture(10)
+    for chunk in (b"0123456789", b"abcdefghij", b"KLMNOPQRST"):
+        cap.add(chunk)
+    assert cap.total == 30
+    assert cap.text().startswith("0123456789") and cap.text().endswith("KLMNOPQRST")
+    assert "10 bytes not kept" in cap.text()
+    big = "import sys\nsys.stdout.write('a' * 300000 + 'THE-END')\nsys.stderr.write('e' * 300000)\n"
+    res = run(executor, "python", big)
+    assert res.passed and res.run.stdout_bytes >= 300007 and res.run.stderr_bytes == 300000
+    assert res.stdout.startswith("aaaa") and res.stdout.rstrip().endswith("THE-END") and "not kept" in res.stdout
+    assert len(res.stdout) < 2 * (executor.limits.output_keep_kb << 10) + 200
+
+
 @pytest.fixture(scope="module")
 def fallback():
     """No cgroup: memory is capped by RLIMIT_AS (native languages) or the RSS watchdog (VMs)."""

@@ -14,7 +14,6 @@ import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from oorl.errors import UserError
 from oorl.reward.jail import View
