@@ -71,10 +71,11 @@ def run_eval(cfg: Config, model: str, samples: int, out_dir: Path) -> tuple[dict
     import torch
     from transformers import AutoTokenizer
 
-    from oorl.models import resolve_model
+    from oorl.models import check_context, resolve_model
     from oorl.rollout.worker import RolloutWorker
 
     model_dir = resolve_model(model, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
+    check_context(model_dir, cfg.rollout.max_prompt_tokens, cfg.rollout.max_new_tokens)
     tasks = eval_tasks(cfg)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     use_gpu = torch.cuda.is_available()

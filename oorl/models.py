@@ -42,6 +42,15 @@ def resolve_model(spec: str, cache_dir: str, tiny: dict | None = None, seed: int
     return str(path.resolve())
 
 
+def check_context(model_dir: str, max_prompt: int, max_new: int) -> None:
+    """One clear error instead of vLLM's when prompt + completion exceed the model's context."""
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    limit = cfg.get("max_position_embeddings")
+    if limit and max_prompt + max_new > limit:
+        raise UserError(f"rollout.max_prompt_tokens + rollout.max_new_tokens = {max_prompt + max_new} exceeds the "
+                        f"model's context of {limit} tokens ({model_dir}); lower one of them")
+
+
 def _cached(target: Path, build) -> str:
     """Build into a temporary sibling and rename, so concurrent or interrupted builds never leave half a model."""
     if (target / "config.json").is_file():

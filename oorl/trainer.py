@@ -16,7 +16,7 @@ from oorl.algo.advantages import ADV_ESTIMATORS, compute_advantages
 from oorl.config import Config, save_config
 from oorl.data.registry import load_tasks
 from oorl.learner.batch import build_batch, shard
-from oorl.models import resolve_model
+from oorl.models import check_context, resolve_model
 from oorl.placement import connect, create_roles
 from oorl.plots import plot_run
 from oorl.runlog import MetricsLog, prepare_run_dir
@@ -76,6 +76,7 @@ class Trainer:
         self.resume_from = latest_checkpoint(self.run_dir) if resume else None
         save_config(cfg, self.run_dir / "config.yaml")
         self.model_dir = resolve_model(cfg.model.path, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
+        check_context(self.model_dir, cfg.rollout.max_prompt_tokens, cfg.rollout.max_new_tokens)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         d = cfg.data.train
         self.tasks = load_tasks(d.name, d.path, d.format, d.split, d.limit, **d.kwargs)

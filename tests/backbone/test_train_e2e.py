@@ -114,7 +114,7 @@ def test_eval_command_prolog_scorer(tmp_path, model_cache):
     """The Prolog recipe's eval path end to end (tiny model: the numbers are near zero, the report is real)."""
     r = run_oorl("eval", "--config", "configs/prolog-grpo-cpu.yaml", "--model", "tiny", "--samples", "2",
                  "--output-dir", str(tmp_path / "ev"), f"model.cache_dir={model_cache}",
-                 "data.eval.kwargs.n=6", "rollout.max_new_tokens=16", "rollout.cpu_kv_cache_gib=1", timeout=600)
+                 "data.eval.kwargs.n=6", "rollout.max_prompt_tokens=400", "rollout.max_new_tokens=16", "rollout.cpu_kv_cache_gib=1", timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((tmp_path / "ev" / "eval.json").read_text())
     text = json.dumps(report)
