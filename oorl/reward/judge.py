@@ -152,9 +152,13 @@ _judges_lock = threading.Lock()
 def configure_judge(limits: SandboxLimits | None = None, threads: int | None = None) -> None:
     """Set the limits and threads of the process-wide judge without starting it (it starts on first
     use, so a run whose rewards never execute code needs no bubblewrap)."""
-    global _configured
+    global _configured, _judge, _judge_key
     with _judges_lock:
         _configured = (limits, threads)
+        # a judge made earlier with other limits must not outlive the new configuration
+        if _judge is not None and _judge_key != ((limits or SandboxLimits()).model_dump_json(), threads):
+            _judge.close()
+            _judge, _judge_key = None, None
 
 
 def limits_from_config(sandbox: "SandboxLimits | dict | None", unsafe_no_sandbox: bool = False) -> SandboxLimits:
