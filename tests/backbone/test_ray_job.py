@@ -74,10 +74,14 @@ def test_train_as_a_ray_job(ray_cluster, tmp_path, model_cache):
         if sh(BIN / "ray", "job", "list", "--address", address, env=env, check=False).returncode == 0:
             break
         time.sleep(2)
-    r = sh(BIN / "ray", "job", "submit", "--address", address, "--working-dir", ".", "--",
-           "oorl", "train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(out),
-           f"model.cache_dir={model_cache}", "trainer.steps=3", "trainer.save_every=0",
-           env=env, timeout=900, check=False)
+    for _ in range(20):  # the head's job agent can lag behind the job API ("No available agent")
+        r = sh(BIN / "ray", "job", "submit", "--address", address, "--working-dir", ".", "--",
+               "oorl", "train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(out),
+               f"model.cache_dir={model_cache}", "trainer.steps=3", "trainer.save_every=0",
+               env=env, timeout=900, check=False)
+        if r.returncode == 0 or "No available agent" not in r.stdout + r.stderr:
+            break
+        time.sleep(3)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     assert "succeeded" in (r.stdout + r.stderr).lower()
     # the driver joined the running cluster instead of starting its own
