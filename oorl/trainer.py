@@ -124,18 +124,23 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def _generate(self, step: int, idx: list[int]) -> tuple[list, list, float]:
-        cfg, r = self.cfg, self.roles
+        cfg = self.cfg
         n = cfg.rollout.n_samples
         prompts = [self.prompt_ids[i] for i in idx for _ in range(n)]
         seeds = [sample_seed(cfg.seed, step, j) for j in range(len(prompts))]
-        k = len(r.rollouts)
-        chunks = [(prompts[e::k], seeds[e::k]) for e in range(k)]
-        outs = ray.get([eng.generate.remote(p, s, cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p)
-                        for eng, (p, s) in zip(r.rollouts, chunks)])
+        rows, t = self._fan_out(prompts, seeds, cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p)
+        return prompts, rows, t
+
+    def _fan_out(self, prompts, seeds, max_new, temperature, top_p) -> tuple[list[dict], float]:
+        """Spread requests round-robin over the engines; rows come back in request order."""
+        engines = self.roles.rollouts
+        k = len(engines)
+        outs = ray.get([e.generate.remote(prompts[i::k], seeds[i::k], max_new, temperature, top_p)
+                        for i, e in enumerate(engines)])
         rows = [None] * len(prompts)
-        for e, out in enumerate(outs):
-            rows[e::k] = out["rows"]
-        return prompts, rows, max(o["time_s"] for o in outs)
+        for i, out in enumerate(outs):
+            rows[i::k] = out["rows"]
+        return rows, max(o["time_s"] for o in outs)
 
     def _score(self, idx: list[int], rows: list[dict]) -> dict:
         cfg, r = self.cfg, self.roles
@@ -245,16 +250,9 @@ class Trainer:
 
         if not hasattr(self, "_eval_tasks"):
             self._eval_tasks = eval_tasks(self.cfg)
-        engines = self.roles.rollouts
 
         def generate(prompts, seeds, max_new, temperature, top_p):
-            k = len(engines)
-            outs = ray.get([e.generate.remote(prompts[i::k], seeds[i::k], max_new, temperature, top_p)
-                            for i, e in enumerate(engines)])
-            rows = [None] * len(prompts)
-            for i, o in enumerate(outs):
-                rows[i::k] = o["rows"]
-            return rows
+            return self._fan_out(prompts, seeds, max_new, temperature, top_p)[0]
 
         t0 = time.perf_counter()
         completions = sample(generate, self.tokenizer, self.cfg, self._eval_tasks, self.cfg.trainer.eval_samples)
