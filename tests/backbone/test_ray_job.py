@@ -74,7 +74,7 @@ def test_train_as_a_ray_job(ray_cluster, tmp_path, model_cache):
         if sh(BIN / "ray", "job", "list", "--address", address, env=env, check=False).returncode == 0:
             break
         time.sleep(2)
-    for _ in range(20):  # the head's job agent can lag behind the job API ("No available agent")
+    for _ in range(60):  # the head's job agent can lag behind the job API ("No available agent")
         r = sh(BIN / "ray", "job", "submit", "--address", address, "--working-dir", ".", "--",
                "oorl", "train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(out),
                f"model.cache_dir={model_cache}", "trainer.steps=3", "trainer.save_every=0",
