@@ -99,7 +99,10 @@ class LearnerConfig(Section):
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
     grad_clip: float = Field(1.0, ge=0)
-    micro_batch_size: int = Field(8, ge=1)
+    micro_batch_size: int = Field(8, ge=1, description="rows per forward/backward; rollout.n_samples "
+                                  "lets each micro-batch share one prompt")
+    share_prompt: bool = Field(True, description="run a prompt shared by every row of a micro-batch once "
+                               "(exact; off = the plain padded forward)")
     mini_batches_per_step: int = Field(1, ge=1, description="optimizer updates per rollout batch")
     epochs_per_step: int = Field(1, ge=1, description="passes over each rollout batch")
     cpus_per_worker: float = Field(1.0, gt=0)
@@ -139,6 +142,9 @@ class PlacementConfig(Section):
                                              "'local': always start a private local cluster")
     num_gpus: Optional[int] = Field(None, description="GPUs to use; None means all that Ray sees (0 on CPU)")
     ready_timeout_s: float = Field(300.0, gt=0, description="how long to wait for the cluster to place the actors")
+    cpu_threads: int = Field(0, ge=0, description="torch/OpenMP threads of each learner rank and engine on a CPU-only "
+                             "run; 0: the CPUs of its bundle (colocated roles take turns, so each gets the whole "
+                             "bundle), at most this machine's cores shared by the ranks when the cluster is one node")
 
 
 class TrainerConfig(Section):

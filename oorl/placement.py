@@ -51,7 +51,7 @@ def connect(cfg: Config) -> None:
         ray.init(address="auto", runtime_env=runtime_env)
     except ConnectionError:
         # Ray's CPU counts are bookkeeping: a local cluster advertises at least what the placement
-        # asks for, and each actor sizes its thread pool from its own share.
+        # asks for; cpu_threads() sizes each actor's thread pool from the real cores.
         need = sum(sum(b.get("CPU", 0) for b in bundles) for bundles in plan_bundles(cfg, use_gpu=False))
         ray.init(num_cpus=max(os.cpu_count() or 1, int(need + 0.999)), include_dashboard=False,
                  runtime_env=runtime_env)
@@ -70,6 +70,32 @@ def plan_bundles(cfg: Config, use_gpu: bool) -> list[list[dict]]:
     else:
         groups = [[{"CPU": lc.cpus_per_worker, **gpu}] * lc.world_size, [{"CPU": ENGINE_CPUS, **gpu}] * engine_slots]
     return groups + [[{"CPU": cfg.reward.cpus_per_worker}] * cfg.reward.num_workers]
+
+
+def cpu_threads(cfg: Config, single_node: bool, cores: int | None = None) -> tuple[int, int]:
+    """Threads of (each learner rank, each engine) on a CPU-only run.
+
+    Ray sets OMP_NUM_THREADS to an actor's ``num_cpus`` (1, or 1 for a colocated engine's 0.5), which
+    would leave a colocated learner or engine on one core while the other one idles: colocated roles
+    take turns, so each gets its whole bundle. On a one-node cluster the machine's cores are shared
+    between the bundles that run at the same time.
+    """
+    lc, rc = cfg.learner, cfg.rollout
+    if cfg.placement.cpu_threads:
+        return cfg.placement.cpu_threads, cfg.placement.cpu_threads
+    cores = cores or os.cpu_count() or 1
+    if cfg.placement.mode == "colocate":
+        slots = max(lc.world_size, rc.num_engines)
+        n = int(lc.cpus_per_worker + ENGINE_CPUS)
+        if single_node:
+            n = min(n, cores // slots)
+        return max(1, n), max(1, n)
+    learner, engine = int(lc.cpus_per_worker), int(ENGINE_CPUS)
+    if single_node:  # both kinds run at once: share the cores in proportion to the bundles
+        total = lc.cpus_per_worker * lc.world_size + ENGINE_CPUS * rc.num_engines
+        learner = min(learner, int(cores * lc.cpus_per_worker / total)) if total > cores else learner
+        engine = min(engine, int(cores * ENGINE_CPUS / total)) if total > cores else engine
+    return max(1, learner), max(1, engine)
 
 
 def _free_port() -> int:
@@ -129,11 +155,18 @@ def create_roles(cfg: Config, model_dir: str) -> Roles:
         return PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=index,
                                                 placement_group_capture_child_tasks=True)
 
+    single_node = sum(1 for n in ray.nodes() if n.get("Alive")) == 1
+    learner_threads, engine_threads = cpu_threads(cfg, single_node) if not use_gpu else (1, 1)
+
+    def threads_env(n: int) -> dict:
+        return {} if use_gpu else {"runtime_env": {"env_vars": {"OMP_NUM_THREADS": str(n)}}}
+
     master_addr = ray.util.get_node_ip_address()
     master_port = _free_port()
     learners = [
-        ray.remote(LearnerWorker).options(num_cpus=learner_cpu, num_gpus=learner_gpu, scheduling_strategy=strategy(*learner_slots[r]))
-        .remote(cfg.model_dump(), model_dir, r, lc.world_size, master_addr, master_port, use_gpu, int(learner_cpu))
+        ray.remote(LearnerWorker).options(num_cpus=learner_cpu, num_gpus=learner_gpu,
+                                          scheduling_strategy=strategy(*learner_slots[r]), **threads_env(learner_threads))
+        .remote(cfg.model_dump(), model_dir, r, lc.world_size, master_addr, master_port, use_gpu, learner_threads)
         for r in range(lc.world_size)
     ]
     max_len = rc.max_prompt_tokens + rc.max_new_tokens
@@ -141,7 +174,7 @@ def create_roles(cfg: Config, model_dir: str) -> Roles:
     tp_gpu = engine_gpu if rc.tensor_parallel_size == 1 else 0
     rollouts = [
         ray.remote(RolloutWorker).options(num_cpus=engine_cpu if not colocate else 0.5 * engine_cpu, num_gpus=tp_gpu,
-                                          scheduling_strategy=strategy(*engine_slots[e]))
+                                          scheduling_strategy=strategy(*engine_slots[e]), **threads_env(engine_threads))
         .remote(model_dir, rc.model_dump(), cfg.model.dtype, cfg.seed + e, backend, use_gpu, max_len,
                 enable_sleep=use_gpu and colocate and rc.sleep_when_idle)
         for e in range(rc.num_engines)

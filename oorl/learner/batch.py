@@ -53,6 +53,10 @@ def micro_batches(batch: dict[str, torch.Tensor], size: int) -> list[dict[str, t
 
 def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
     """log p(input_ids[:, t] | < t) for t >= 1, shape [B, T-1], in float32."""
-    logits = logits[:, :-1].float()
-    targets = input_ids[:, 1:]
+    return gather_logprobs(logits[:, :-1], input_ids[:, 1:])
+
+
+def gather_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log softmax(logits)[..., target] in float32; ``logits`` [B, N, V], ``targets`` [B, N]."""
+    logits = logits.float()
     return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)

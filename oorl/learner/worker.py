@@ -21,7 +21,8 @@ import torch
 from oorl.algo.kl import kl_estimate
 from oorl.algo.losses import aggregate, dp_loss_scale, local_counts, ppo_clip_loss
 from oorl.config import Config
-from oorl.learner.batch import micro_batches, token_logprobs
+from oorl.learner.batch import micro_batches
+from oorl.learner.forward import micro_batch_logprobs
 from oorl.learner.ds_config import deepspeed_config
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -88,8 +89,7 @@ class LearnerWorker:
 
     # ------------------------------------------------------------------ forward helpers
     def _logprobs(self, model, mb) -> torch.Tensor:
-        out = model(input_ids=mb["input_ids"].to(self.device), attention_mask=mb["attention_mask"].to(self.device))
-        return token_logprobs(out.logits, mb["input_ids"].to(self.device))
+        return micro_batch_logprobs(model, mb, self.device, share_prompt=self.cfg.learner.share_prompt)
 
     @torch.no_grad()
     def logprobs(self, batch: dict) -> list[list[float]]:

@@ -1,0 +1,83 @@
+"""The learner's shared-prompt / response-only forward gives the same logprobs and gradients as the
+plain full forward, on a tiny real Llama."""
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from oorl.learner.batch import build_batch, token_logprobs
+from oorl.learner.forward import micro_batch_logprobs, shared_prompt_len
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=97, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                      tie_word_embeddings=True)
+    m = LlamaForCausalLM(cfg).float()
+    m.config._attn_implementation = "sdpa"
+    return m
+
+
+def _group(prompt, responses, adv=None):
+    return build_batch([prompt] * len(responses), responses, adv or [0.0] * len(responses), pad_id=0)
+
+
+def _plain(model, mb):
+    return token_logprobs(model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits,
+                          mb["input_ids"])
+
+
+def _grads(model, mb, fn):
+    model.zero_grad()
+    lp = fn(model, mb)
+    mask = mb["loss_mask"][:, 1:]
+    ((lp * mask).sum() / mask.sum()).backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters()}
+
+
+def test_shared_prompt_len():
+    g = _group([5, 6, 7], [[1, 2], [3], [4, 4, 4]])
+    assert shared_prompt_len(g) == 3
+    mixed = build_batch([[5, 6, 7], [5, 6, 8]], [[1], [2]], [0.0, 0.0], pad_id=0)
+    assert shared_prompt_len(mixed) == 0
+    longer = build_batch([[5, 6, 7], [5, 6, 7, 9]], [[1], [2]], [0.0, 0.0], pad_id=0)
+    assert shared_prompt_len(longer) == 0
+    assert shared_prompt_len(_group([5, 6], [[1, 2]])) == 0  # a single row gains nothing
+
+
+@pytest.mark.parametrize("responses", [[[11, 12, 13], [14], [15, 16, 17, 18, 19]], [[20], [21]]])
+def test_shared_prompt_matches_plain_forward(model, responses):
+    mb = _group(list(range(30, 52)), responses)
+    mask = mb["loss_mask"][:, 1:].bool()
+    want = _plain(model, mb)
+    shapes = []
+    hook = model.register_forward_pre_hook(lambda m, a, kw: shapes.append(tuple(kw["input_ids"].shape)),
+                                           with_kwargs=True)
+    try:
+        got = micro_batch_logprobs(model, mb, "cpu")
+    finally:
+        hook.remove()
+    width = max(len(r) for r in responses)
+    assert shapes[0] == (1, 22)  # the prompt once
+    assert shapes[1:] == ([(len(responses), width - 1)] if width > 1 else [])
+    assert got.shape == want.shape
+    assert torch.allclose(got[mask], want[mask], atol=1e-5)
+    assert (got[:, : 22 - 1 - 1] == 0).all()  # prompt columns are not computed
+    g_want = _grads(model, mb, _plain)
+    g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
+    for name, g in g_want.items():
+        assert torch.allclose(g_got[name], g, atol=1e-5, rtol=1e-4), name
+
+
+def test_mixed_prompts_use_response_only_logits(model):
+    mb = build_batch([list(range(30, 40)), list(range(40, 46))], [[11, 12, 13], [14, 15]], [0.0, 0.0], pad_id=0)
+    mask = mb["loss_mask"][:, 1:].bool()
+    want = _plain(model, mb)
+    got = micro_batch_logprobs(model, mb, "cpu")
+    assert torch.allclose(got[mask], want[mask], atol=1e-5)
+    g_want = _grads(model, mb, _plain)
+    g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
+    for name, g in g_want.items():
+        assert torch.allclose(g_got[name], g, atol=1e-5, rtol=1e-4), name

@@ -1,0 +1,31 @@
+"""CPU thread counts of the roles (pure)."""
+
+import pytest
+
+from oorl.config import load_config
+from oorl.placement import cpu_threads, plan_bundles
+
+
+@pytest.mark.parametrize("overrides, single, cores, want", [
+    # one colocated rank on a 2-core laptop: learner and engine take turns, each gets both cores
+    ([], True, 2, (2, 2)),
+    # two colocated ranks on 2 cores: one core each (no oversubscription)
+    (["learner.world_size=2"], True, 2, (1, 1)),
+    # on a multi-node cluster each bundle's CPUs are its own
+    (["learner.world_size=2", "learner.cpus_per_worker=7"], False, 2, (8, 8)),
+    # split on a one-node machine with spare cores: each role keeps its bundle
+    (["placement.mode=split", "learner.cpus_per_worker=2"], True, 16, (2, 1)),
+    # split on a 2-core machine asked for 4+1 CPUs: the cores are shared in proportion
+    (["placement.mode=split", "learner.cpus_per_worker=4"], True, 2, (1, 1)),
+    # an explicit count wins
+    (["placement.cpu_threads=3"], True, 2, (3, 3)),
+])
+def test_cpu_threads(overrides, single, cores, want):
+    cfg = load_config(None, overrides)
+    assert cpu_threads(cfg, single_node=single, cores=cores) == want
+
+
+def test_colocated_bundles_hold_learner_and_engine_cpus():
+    cfg = load_config(None, ["learner.world_size=2"])
+    groups = plan_bundles(cfg, use_gpu=False)
+    assert groups[0] == [{"CPU": 2.0}, {"CPU": 2.0}]
