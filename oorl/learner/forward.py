@@ -59,6 +59,9 @@ def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_promp
     ids = mb["input_ids"].to(device)
     att = mb["attention_mask"].to(device)
     b, t = ids.shape
+    inner = getattr(model, "module", model)  # a DeepSpeed engine wraps the HF model
+    if inner.training and getattr(inner, "is_gradient_checkpointing", False):
+        share_prompt = False  # HF drops the key/value cache of checkpointed layers
     p = shared_prompt_len(mb) if share_prompt else 0
     if p and p < t:
         return _shared_prompt_logprobs(model, ids, att, p)
@@ -76,6 +79,9 @@ def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, p: int)
     logits = first
     if t - p > 1:  # the completions, minus their last token (it predicts nothing we score)
         cache = pre.past_key_values
+        if cache is None or cache.get_seq_length() != p:
+            raise RuntimeError("the model kept no key/value cache of the shared prompt; "
+                               "set learner.share_prompt=false")
         cache.batch_repeat_interleave(b)
         body = ids[:, p:-1]
         positions = torch.arange(p, t - 1, device=ids.device).unsqueeze(0).expand(b, -1)

@@ -81,3 +81,16 @@ def test_mixed_prompts_use_response_only_logits(model):
     g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
     for name, g in g_want.items():
         assert torch.allclose(g_got[name], g, atol=1e-5, rtol=1e-4), name
+
+
+def test_gradient_checkpointing_falls_back_to_the_plain_forward(model):
+    mb = _group(list(range(30, 52)), [[11, 12, 13], [14, 15]])
+    mask = mb["loss_mask"][:, 1:].bool()
+    want = _plain(model, mb)
+    model.gradient_checkpointing_enable()
+    model.train()
+    try:
+        got = micro_batch_logprobs(model, mb, "cpu")
+    finally:
+        model.gradient_checkpointing_disable()
+    assert torch.allclose(got[mask], want[mask], atol=1e-5)
