@@ -63,7 +63,7 @@ class RolloutConfig(Section):
     prompts_per_step: int = Field(8, ge=1)
     n_samples: int = Field(8, ge=1, description="completions per prompt (the GRPO group size)")
     max_prompt_tokens: int = Field(256, ge=1)
-    max_new_tokens: int = Field(32, ge=1)
+    max_new_tokens: int = Field(32, ge=2)
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
@@ -120,6 +120,8 @@ class GepoConfig(Section):
 
 class AlgoConfig(Section):
     advantage: str = Field("grpo", description="a registered advantage estimator: grpo, reinforce_pp, ...")
+    advantage_kwargs: dict[str, Any] = Field(default_factory=dict, description="more keyword arguments of the "
+                                             "estimator, e.g. {unbiased: true} for grpo's sample std (TRL/veRL)")
     norm_std: bool = True
     clip_low: float = Field(0.2, ge=0)
     clip_high: float = Field(0.2, ge=0)
@@ -152,6 +154,9 @@ class TrainerConfig(Section):
     save_every: int = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
     keep_checkpoints: int = Field(2, ge=1)
     eval_every: int = Field(0, ge=0)
+    eval_before_train: bool = Field(False, description="evaluate the starting model as step 0 (not on --resume)")
+    log_samples: int = Field(4, ge=0, description="completions per step written to samples.jsonl, with their "
+                             "rewards (spread over the step's prompts; 0: none)")
     eval_samples: int = Field(1, ge=1, description="completions per eval task (k for any-of-k / pass@k)")
     eval_limit: Optional[int] = Field(None, description="evaluate on the first N eval tasks")
     eval_temperature: float = Field(0.7, ge=0, description="0 is greedy")
@@ -183,6 +188,12 @@ class Config(Section):
                 f"rollout.prompts_per_step * rollout.n_samples = {samples} must be divisible by "
                 f"learner.world_size * learner.micro_batch_size * learner.mini_batches_per_step = {per_update}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _eval_needs_data(self):
+        if (self.trainer.eval_every or self.trainer.eval_before_train) and self.data.eval is None:
+            raise ValueError("trainer.eval_every / trainer.eval_before_train need a data.eval section")
         return self
 
     @property

@@ -29,6 +29,7 @@ class MetricsLog:
         from torch.utils.tensorboard import SummaryWriter
 
         self.path = run_dir / "metrics.jsonl"
+        self.samples_path = run_dir / "samples.jsonl"
         self.tb = SummaryWriter(str(run_dir / "tensorboard"))
         self.total = total_steps
         self.tty = sys.stdout.isatty()
@@ -43,10 +44,16 @@ class MetricsLog:
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop lines logged after the checkpoint we resume from."""
-        if not self.path.exists():
-            return
-        keep = [ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-        self.path.write_text("".join(ln + "\n" for ln in keep))
+        for path in (self.path, self.samples_path):
+            if path.exists():
+                keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+                path.write_text("".join(ln + "\n" for ln in keep))
+
+    def samples(self, records: list[dict]) -> None:
+        """Append rollout samples (one JSON object each, with their ``step``) to ``samples.jsonl``."""
+        if records:
+            with self.samples_path.open("a") as f:
+                f.writelines(json.dumps(r) + "\n" for r in records)
 
     def log(self, metrics: dict) -> None:
         step = metrics["step"]
@@ -57,6 +64,10 @@ class MetricsLog:
             if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
                 self.tb.add_scalar(k, v, step)
         self.tb.flush()
+        if "reward_mean" not in metrics:  # an eval-only row (before training)
+            acc = metrics.get("eval/accuracy", metrics.get("eval/reward_mean"))
+            self.message(f"step {step}: eval " + (f"{acc:.3f}" if isinstance(acc, (int, float)) else "done"))
+            return
         line = (f"step {step}/{self.total}  reward {metrics.get('reward_mean', 0):.3f}  loss {metrics.get('loss', 0):+.4f}"
                 f"  logp_diff {metrics.get('logprob_diff_max', 0):.2e}  {metrics.get('gen_tokens_per_s', 0):.0f} tok/s"
                 f"  {metrics.get('step_time_s', 0):.1f}s")

@@ -70,8 +70,8 @@ class Trainer:
         self.cfg = cfg
         for spec in cfg.reward.functions:  # fail before any actor starts
             resolve_reward(spec.name)
-        if cfg.algo.advantage not in ADV_ESTIMATORS:
-            compute_advantages(cfg.algo.advantage, torch.zeros(1), torch.zeros(1, dtype=torch.long))
+        compute_advantages(cfg.algo.advantage, torch.zeros(2), torch.zeros(2, dtype=torch.long),
+                           **self._advantage_kwargs())  # an unknown name or keyword fails here
         self.run_dir = prepare_run_dir(cfg.run_dir())
         self.resume_from = latest_checkpoint(self.run_dir) if resume else None
         save_config(cfg, self.run_dir / "config.yaml")
@@ -115,14 +115,22 @@ class Trainer:
             probe = json.loads(path.read_text())
         else:
             prompts = self.prompt_ids[:n]
+            # one token short of the longest rollout: scoring a sequence's prompt logprobs asks the
+            # engine for one more token, and the engine's context is max_prompt + max_new tokens
             out = ray.get(self.roles.rollouts[0].generate.remote(prompts, [0] * len(prompts),
-                                                                 self.cfg.rollout.max_new_tokens, 0.0, 1.0))
+                                                                 max(1, self.cfg.rollout.max_new_tokens - 1), 0.0, 1.0))
             probe = {"prompts": prompts, "responses": [row["token_ids"] or [self.tokenizer.eos_token_id]
                                                        for row in out["rows"]]}
             path.write_text(json.dumps(probe))
         return probe
 
     # ------------------------------------------------------------------ one step
+    def _advantage_kwargs(self) -> dict:
+        """``algo.norm_std`` for the estimators that take it, plus ``algo.advantage_kwargs``."""
+        est = ADV_ESTIMATORS.get(self.cfg.algo.advantage)
+        takes_std = est is not None and "norm_std" in inspect.signature(est).parameters
+        return {**({"norm_std": self.cfg.algo.norm_std} if takes_std else {}), **self.cfg.algo.advantage_kwargs}
+
     def _generate(self, step: int, idx: list[int]) -> tuple[list, list, float]:
         cfg = self.cfg
         n = cfg.rollout.n_samples
@@ -195,9 +203,7 @@ class Trainer:
         t_reward = time.perf_counter() - t0
         rewards = torch.tensor(scored["rewards"], dtype=torch.float32)
         group_ids = torch.arange(len(idx)).repeat_interleave(cfg.rollout.n_samples)
-        est = ADV_ESTIMATORS.get(cfg.algo.advantage)
-        kwargs = {"norm_std": cfg.algo.norm_std} if est and "norm_std" in inspect.signature(est).parameters else {}
-        adv = compute_advantages(cfg.algo.advantage, rewards, group_ids, **kwargs)
+        adv = compute_advantages(cfg.algo.advantage, rewards, group_ids, **self._advantage_kwargs())
         responses = [row["token_ids"] or [self.tokenizer.eos_token_id] for row in rows]
         batch = build_batch(prompts, responses, adv.tolist(), self.tokenizer.pad_token_id or 0)
         t0 = time.perf_counter()
@@ -236,6 +242,7 @@ class Trainer:
         }
         for name, vals in scored["per_function"].items():
             m[f"reward/{name}"] = sum(vals) / len(vals)
+        self.last_samples = self._sample_records(step, idx, rows, rewards, adv, scored["per_function"])
         m["step_time_s"] = time.perf_counter() - t_step
         if diff > cfg.weight_sync.logprob_tolerance:
             raise TrainingError(
@@ -274,6 +281,22 @@ class Trainer:
             shutil.rmtree(old, ignore_errors=True)
         return ckpt
 
+    def _sample_records(self, step: int, idx: list[int], rows: list[dict], rewards, adv, per_fn: dict) -> list[dict]:
+        """``trainer.log_samples`` completions of this step, spread over its prompts, for samples.jsonl."""
+        k = min(self.cfg.trainer.log_samples, len(rows))
+        n = self.cfg.rollout.n_samples
+        out = []
+        for j in range(k):
+            i = j * len(rows) // k
+            task = self.tasks[idx[i // n]]
+            prompt = task.get("prompt")
+            if isinstance(prompt, list):  # chat messages: the last user turn is the question
+                prompt = next((m["content"] for m in reversed(prompt) if m.get("role") == "user"), "")
+            out.append({"step": step, "task_id": task.get("id"), "prompt": prompt, "completion": rows[i]["text"],
+                        "reward": float(rewards[i]), "advantage": float(adv[i]),
+                        "rewards": {name: vals[i] for name, vals in per_fn.items()}})
+        return out
+
     # ------------------------------------------------------------------ the loop
     def run(self) -> Path:
         cfg = self.cfg
@@ -284,11 +307,14 @@ class Trainer:
             log.message(f"resumed from {self.resume_from} (step {self.step})")
         last = self.step
         try:
+            if cfg.trainer.eval_before_train and self.step == 0:
+                log.log({"step": 0, **self.evaluate(0)})  # the base model's point on the eval curve
             for step in range(self.step + 1, cfg.trainer.steps + 1):
                 metrics = self.train_step(step)
                 if cfg.trainer.eval_every and (step % cfg.trainer.eval_every == 0 or step == cfg.trainer.steps):
                     metrics.update(self.evaluate(step))
                 log.log(metrics)
+                log.samples(self.last_samples)
                 plot_run(self.run_dir)
                 last = step
                 stop = cfg.trainer.stop_after is not None and step >= cfg.trainer.stop_after

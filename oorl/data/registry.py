@@ -39,12 +39,8 @@ def register_format(name: str):
 
 
 def _load_builtins() -> None:
-    for mod in _BUILTIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
+    for mod in _BUILTIN_MODULES:  # imported on first use: registering is a side effect of import
+        importlib.import_module(mod)
 
 
 def load_tasks(name: str | None = None, path: str | None = None, format: str | None = None,

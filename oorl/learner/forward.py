@@ -51,9 +51,11 @@ def _first_response_col(mb: dict[str, torch.Tensor]) -> int:
     return max(int(mask[has].argmax(1).min()) - 1, 0)
 
 
-def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_prompt: bool = True) -> torch.Tensor:
+def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_prompt: bool = True,
+                         temperature: float = 1.0) -> torch.Tensor:
     """log p(token t | tokens < t) for columns t-1 = 0..T-2 of ``mb``; float32 ``[B, T-1]``.
 
+    ``p`` is softmax(logits / temperature): the distribution vLLM sampled from at that temperature.
     Columns before the first completion token of the micro-batch are 0 (not computed).
     """
     ids = mb["input_ids"].to(device)
@@ -64,15 +66,19 @@ def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_promp
         share_prompt = False  # HF drops the key/value cache of checkpointed layers
     p = shared_prompt_len(mb) if share_prompt else 0
     if p and p < t:
-        return _shared_prompt_logprobs(model, ids, att, p)
+        return _shared_prompt_logprobs(model, ids, att, p, temperature)
     start = _first_response_col(mb)
     keep = torch.arange(start, t - 1, device=device)
     out = model(input_ids=ids, attention_mask=att, logits_to_keep=keep)
-    lp = gather_logprobs(out.logits, ids[:, start + 1:])
+    lp = gather_logprobs(_tempered(out.logits, temperature), ids[:, start + 1:])
     return torch.cat([lp.new_zeros(b, start), lp], dim=1)
 
 
-def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, p: int) -> torch.Tensor:
+def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    return logits if temperature == 1.0 else logits.float() / temperature
+
+
+def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, p: int, temperature: float) -> torch.Tensor:
     b, t = ids.shape
     pre = model(input_ids=ids[:1, :p], attention_mask=att[:1, :p], use_cache=True, logits_to_keep=1)
     first = pre.logits[:, -1:].expand(b, -1, -1)  # predicts each row's first completion token
@@ -88,5 +94,5 @@ def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, p: int)
         out = model(input_ids=body, attention_mask=att[:, : t - 1], position_ids=positions,
                     past_key_values=cache, use_cache=True)
         logits = torch.cat([first, out.logits], dim=1)
-    lp = gather_logprobs(logits, ids[:, p:])
+    lp = gather_logprobs(_tempered(logits, temperature), ids[:, p:])
     return torch.cat([lp.new_zeros(b, p - 1), lp], dim=1)

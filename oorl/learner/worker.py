@@ -88,8 +88,15 @@ class LearnerWorker:
         return ref.to(self.device)
 
     # ------------------------------------------------------------------ forward helpers
-    def _logprobs(self, model, mb) -> torch.Tensor:
-        return micro_batch_logprobs(model, mb, self.device, share_prompt=self.cfg.learner.share_prompt)
+    def _logprobs(self, model, mb, temperature: float = 1.0) -> torch.Tensor:
+        return micro_batch_logprobs(model, mb, self.device, share_prompt=self.cfg.learner.share_prompt,
+                                    temperature=temperature)
+
+    @property
+    def _sampling_temperature(self) -> float:
+        """The policy the rollouts were drawn from is softmax(logits / T): the update scores that one."""
+        t = self.cfg.rollout.temperature
+        return t if t > 0 else 1.0
 
     @torch.no_grad()
     def logprobs(self, batch: dict) -> list[list[float]]:
@@ -160,7 +167,7 @@ class LearnerWorker:
         out = torch.zeros(batch["input_ids"].shape[0], batch["input_ids"].shape[1] - 1)
         s = 0
         for mb in micro_batches(batch, self.cfg.learner.micro_batch_size):
-            lp = self._logprobs(self.engine, mb).cpu()
+            lp = self._logprobs(self.engine, mb, self._sampling_temperature).cpu()
             out[s:s + lp.shape[0], : lp.shape[1]] = lp
             s += lp.shape[0]
         return out
@@ -168,7 +175,7 @@ class LearnerWorker:
     def _micro_step(self, mb, g_tok, g_seq, scale, offpolicy) -> dict:
         ac = self.cfg.algo
         mask = mb["loss_mask"][:, 1:].to(self.device)
-        logp = self._logprobs(self.engine, mb)
+        logp = self._logprobs(self.engine, mb, self._sampling_temperature)
         old = mb["old_logp"][:, : logp.shape[1]].to(self.device) if "old_logp" in mb else logp.detach()
         adv = mb["advantages"].to(self.device)
         pg_tok, pg_stats = ppo_clip_loss(logp, old, adv, mask, clip_low=ac.clip_low, clip_high=ac.clip_high)
@@ -177,7 +184,7 @@ class LearnerWorker:
         stats = {"pg_loss": pg.item(), "clipfrac": float(pg_stats["clipfrac"]), "ratio_mean": float(pg_stats["ratio_mean"])}
         if self.ref is not None:
             with torch.no_grad():
-                ref_logp = self._logprobs(self.ref, mb)
+                ref_logp = self._logprobs(self.ref, mb, self._sampling_temperature)
             kl_tok = kl_estimate(logp, ref_logp, ac.kl_estimator, mask=mask)
             kl = aggregate(kl_tok, mask, ac.loss_agg, global_tokens=g_tok, num_sequences=g_seq)
             loss = loss + ac.kl_coef * kl

@@ -14,7 +14,8 @@ from tests.conftest import run_oorl
     (["data.train.name=null", "data.train.path=/nonexistent/train.jsonl"], "dataset file '/nonexistent/train.jsonl' does not exist"),
     (["reward.functions=[{name: no_such_reward}]"], "unknown reward function 'no_such_reward'"),
     (["rollout.max_prompt_tokens=500", "rollout.max_new_tokens=100"], "exceeds the model's context of 512 tokens"),
-], ids=["unknown-key", "wrong-type", "model-path", "dataset-file", "reward-fn", "context"])
+    (["algo.advantage_kwargs={unbiasd: true}"], "unbiasd"),
+], ids=["unknown-key", "wrong-type", "model-path", "dataset-file", "reward-fn", "context", "advantage-kwarg"])
 def test_bad_input_is_one_line_exit_2(args, needle, tmp_path, model_cache):
     r = run_oorl("train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(tmp_path / "run"),
                  f"model.cache_dir={model_cache}", *args, timeout=300)

@@ -20,6 +20,7 @@ def test_defaults_and_dotted_overrides(tmp_path):
     ("learner.zero_stage=5", "config field 'learner.zero_stage'"),
     ("learner.world_size=3", "must be divisible"),
     ("lr", "must look like section.key=value"),
+    ("trainer.eval_every=5", "need a data.eval section"),
 ])
 def test_bad_overrides_name_the_field(override, needle):
     with pytest.raises(UserError) as e:

@@ -94,3 +94,15 @@ def test_gradient_checkpointing_falls_back_to_the_plain_forward(model):
     finally:
         model.gradient_checkpointing_disable()
     assert torch.allclose(got[mask], want[mask], atol=1e-5)
+
+
+@pytest.mark.parametrize("prompts", [[list(range(30, 52))] * 2, [list(range(30, 40)), list(range(40, 52))]],
+                         ids=["shared", "mixed"])
+def test_temperature_scores_the_tempered_policy(model, prompts):
+    mb = build_batch(prompts, [[11, 12, 13], [14, 15]], [0.0, 0.0], pad_id=0)
+    mask = mb["loss_mask"][:, 1:].bool()
+    logits = model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits
+    want = token_logprobs(logits / 0.6, mb["input_ids"])
+    got = micro_batch_logprobs(model, mb, "cpu", temperature=0.6)
+    assert torch.allclose(got[mask], want[mask], atol=1e-5)
+    assert not torch.allclose(got[mask], token_logprobs(logits, mb["input_ids"])[mask], atol=1e-3)

@@ -37,6 +37,10 @@ def test_smoke_learns_with_zero3_on_two_ranks(smoke_run):
         assert key in m[0], key
     assert "done: run directory" in r.stdout
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    samples = [json.loads(ln) for ln in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 4 * len(m) and samples[-1]["step"] == len(m)
+    assert {"task_id", "prompt", "completion", "reward", "advantage", "rewards"} <= set(samples[0])
+    assert samples[0]["reward"] == pytest.approx(sum(samples[0]["rewards"].values()))  # weights are 1
 
 
 def test_checkpoint_loads_in_transformers_and_vllm(smoke_run):
@@ -122,3 +126,28 @@ def test_eval_command_prolog_scorer(tmp_path, model_cache):
         assert key in text, key
     assert (tmp_path / "ev" / "eval.md").read_text().count("|") > 10
     assert len((tmp_path / "ev" / "eval_samples.jsonl").read_text().splitlines()) == 12
+
+
+def test_prolog_recipe_trains_end_to_end(tmp_path, model_cache):
+    """The Prolog GRPO config's training path (tiny model, 2 steps): the jailed Prolog rewards, the eval
+    before training and on schedule, samples.jsonl and the curves."""
+    out = tmp_path / "run"
+    r = run_oorl("train", "--config", "configs/prolog-grpo-cpu.yaml", "--output-dir", str(out),
+                 f"model.cache_dir={model_cache}", "model.path=tiny", "trainer.steps=2", "trainer.eval_every=2",
+                 "trainer.eval_before_train=true", "trainer.eval_limit=4", "trainer.save_every=0",
+                 "rollout.prompts_per_step=2", "rollout.max_prompt_tokens=400", "rollout.max_new_tokens=16",
+                 "rollout.cpu_kv_cache_gib=1", "weight_sync.logprob_tolerance=1e-3", "placement.ray_address=local",
+                 timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    m = metrics(out)
+    assert [x["step"] for x in m] == [0, 1, 2]
+    assert "eval/accuracy" in m[0] and "reward_mean" not in m[0]  # the starting model's eval
+    assert "eval/accuracy" in m[2] and "eval/accuracy" not in m[1]
+    for name in ("prolog_correctness", "prolog_tags", "prolog_strict_format", "prolog_soft_format"):
+        assert f"reward/{name}" in m[1], name
+    assert all(x["reward/prolog_correctness"] in (-1.0, 2.0) or -1.0 <= x["reward/prolog_correctness"] <= 2.0
+               for x in m[1:])
+    samples = [json.loads(ln) for ln in (out / "samples.jsonl").read_text().splitlines()]
+    assert {s["step"] for s in samples} == {1, 2}
+    assert all(s["rewards"]["prolog_correctness"] in (-1.0, 2.0) for s in samples)
+    assert (out / "training_curves.png").stat().st_size > 10_000
