@@ -64,13 +64,14 @@ class MetricsLog:
             if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
                 self.tb.add_scalar(k, v, step)
         self.tb.flush()
+        acc = metrics.get("eval/accuracy", metrics.get("eval/reward_mean"))
+        ev = f"  eval {acc:.3f}" if isinstance(acc, (int, float)) else ""
         if "reward_mean" not in metrics:  # an eval-only row (before training)
-            acc = metrics.get("eval/accuracy", metrics.get("eval/reward_mean"))
-            self.message(f"step {step}: eval " + (f"{acc:.3f}" if isinstance(acc, (int, float)) else "done"))
+            self.message(f"step {step}:{ev or '  eval done'}")
             return
         line = (f"step {step}/{self.total}  reward {metrics.get('reward_mean', 0):.3f}  loss {metrics.get('loss', 0):+.4f}"
                 f"  logp_diff {metrics.get('logprob_diff_max', 0):.2e}  {metrics.get('gen_tokens_per_s', 0):.0f} tok/s"
-                f"  {metrics.get('step_time_s', 0):.1f}s")
+                f"  {metrics.get('step_time_s', 0):.1f}s{ev}")
         if self.progress is not None:
             self.progress.update(self.task, completed=step, description=line)
         else:
