@@ -95,8 +95,7 @@ class LearnerWorker:
     @property
     def _sampling_temperature(self) -> float:
         """The policy the rollouts were drawn from is softmax(logits / T): the update scores that one."""
-        t = self.cfg.rollout.temperature
-        return t if t > 0 else 1.0
+        return self.cfg.rollout.temperature  # the config keeps it > 0
 
     @torch.no_grad()
     def logprobs(self, batch: dict) -> list[list[float]]:

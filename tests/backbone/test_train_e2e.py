@@ -145,8 +145,7 @@ def test_prolog_recipe_trains_end_to_end(tmp_path, model_cache):
     assert "eval/accuracy" in m[2] and "eval/accuracy" not in m[1]
     for name in ("prolog_correctness", "prolog_tags", "prolog_strict_format", "prolog_soft_format"):
         assert f"reward/{name}" in m[1], name
-    assert all(x["reward/prolog_correctness"] in (-1.0, 2.0) or -1.0 <= x["reward/prolog_correctness"] <= 2.0
-               for x in m[1:])
+    assert all(-1.0 <= x["reward/prolog_correctness"] <= 2.0 for x in m[1:])  # a mean of -1s and 2s
     samples = [json.loads(ln) for ln in (out / "samples.jsonl").read_text().splitlines()]
     assert {s["step"] for s in samples} == {1, 2}
     assert all(s["rewards"]["prolog_correctness"] in (-1.0, 2.0) for s in samples)
