@@ -252,7 +252,7 @@ def run_trl(a: argparse.Namespace, work: Path) -> dict:
     from oorl.config import load_config
     from oorl.data.registry import load_tasks
     from oorl.reward.functions import resolve_reward
-    from oorl.trainer import PromptSampler
+    from oorl.data.sampling import PromptSampler
 
     t_start = time.perf_counter()
     total_steps = a.warmup + a.steps
@@ -261,7 +261,7 @@ def run_trl(a: argparse.Namespace, work: Path) -> dict:
     tasks = load_tasks(d.name, d.path, d.format, d.split, d.limit, **d.kwargs)
     tok = AutoTokenizer.from_pretrained(a.model_dir)
     sampler = PromptSampler(len(tasks), a.prompts_per_step, a.seed)
-    # Text prompts, templated exactly as OORL encodes them (oorl.trainer.encode_prompt): TRL then
+    # Text prompts, templated exactly as OORL encodes them (oorl.data.sampling.encode_prompt): TRL then
     # passes completions to the reward as plain strings, which letter_match expects.
     rows = []
     for step in range(1, total_steps + 1):

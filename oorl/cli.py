@@ -45,7 +45,7 @@ def eval_command(
 ) -> None:
     """Evaluate a model or checkpoint on the config's eval tasks (JSON + Markdown report)."""
     from oorl.config import load_config
-    from oorl.eval import run_eval
+    from oorl.eval.run import run_eval
 
     cfg = load_config(config, list(overrides or []))
     out = output_dir or (Path(model) / "eval" if Path(model).is_dir() else Path("runs") / "eval")
@@ -56,8 +56,12 @@ def eval_command(
     print("report: " + ", ".join(str(p) for p in paths))
 
 
-@app.command()
-def data(
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: show a config's tasks; build translated tests and IR groups.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("show")
+def data_show(
     config: Optional[Path] = typer.Option(None, "--config", "-c"),
     split: str = typer.Option("train", help="train or eval"),
     show: int = typer.Option(3, help="tasks to print"),

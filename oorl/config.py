@@ -87,6 +87,8 @@ class RewardConfig(Section):
     unsafe_no_sandbox: bool = Field(False, description="run untrusted code without the jail (warns loudly)")
     sandbox: dict[str, Any] = Field({}, description="limits for the jail (oorl.reward.sandbox.SandboxLimits)")
     container_image: Optional[str] = Field(None, description="run reward workers in this image (Ray container runtime env)")
+    max_infra_error_share: float = Field(0.25, ge=0, le=1, description="stop the run when more than this share of "
+                                         "a step's samples could not be judged (sandbox errors, not the answers' fault)")
 
 
 class LearnerConfig(Section):
@@ -160,8 +162,10 @@ class TrainerConfig(Section):
     eval_samples: int = Field(1, ge=1, description="completions per eval task (k for any-of-k / pass@k)")
     eval_limit: Optional[int] = Field(None, description="evaluate on the first N eval tasks")
     eval_temperature: float = Field(0.7, ge=0, description="0 is greedy")
-    eval_scorer: Literal["prolog", "reward"] = Field(
-        "reward", description="prolog: answer-checked accuracy, pass@k, failure kinds; reward: mean reward")
+    eval_scorer: str = Field(
+        "reward", description="a registered eval scorer (oorl.eval.scorers): prolog (answer-checked accuracy, "
+        "pass@k, failure kinds), unit_tests (pass@k by language), reward (mean reward), ...")
+    eval_scorer_kwargs: dict[str, Any] = Field(default_factory=dict, description="options of the eval scorer")
     stop_after: Optional[int] = Field(None, description="stop (as if interrupted) after this step; for resume tests")
 
 

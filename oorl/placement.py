@@ -113,7 +113,7 @@ def _gpus_available(cfg: Config) -> int:
 def create_roles(cfg: Config, model_dir: str) -> Roles:
     from oorl.learner.worker import LearnerWorker
     from oorl.reward.worker import RewardWorker
-    from oorl.rollout.weight_sync import resolve_backend
+    from oorl.weight_sync import resolve_backend
     from oorl.rollout.worker import RolloutWorker
 
     lc, rc = cfg.learner, cfg.rollout

@@ -1,59 +1,45 @@
-"""The driver loop: prompts -> rollouts -> rewards -> advantages -> update -> weight sync -> probe."""
+"""The driver loop: prompts -> rollouts -> rewards -> advantages -> update -> weight sync -> probe.
+
+Each step is a short sequence of calls on the role groups, each one a synchronisation point:
+
+    samples = make_samples(step)                      # driver: prompts, groups, seeds
+    rollouts.generate(samples)                        # rollout group (vLLM engines), whole groups each
+    rewards.score(samples)                            # reward pool (jailed judges), whole groups each
+    batch = advantages + samples -> tensors           # driver: samples that could not be judged are masked
+    learners.train(batch)                             # learner group (DeepSpeed ranks)
+    weights.sync(); probe.check()                     # weight sync, then engines vs learner logprobs
+"""
 
 from __future__ import annotations
 
 import inspect
 import json
-import random
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-import ray
 import torch
 
 from oorl.algo.advantages import ADV_ESTIMATORS, compute_advantages
 from oorl.config import Config, save_config
 from oorl.data.registry import load_tasks
-from oorl.learner.batch import build_batch, shard
+from oorl.data.sampling import PromptSampler, encode_prompt, sample_seed
+from oorl.learner.batch import build_batch
+from oorl.learner.group import LearnerGroup
 from oorl.models import check_context, resolve_model
 from oorl.placement import connect, create_roles
 from oorl.plots import plot_run
+from oorl.reward.pool import RewardPool
+from oorl.rollout.group import RolloutGroup
 from oorl.runlog import MetricsLog, prepare_run_dir
+from oorl.types import Sample, groups_of
+from oorl.weight_sync import WeightSync, plan_sync
+from oorl.weight_sync.probe import Probe
 
 
 class TrainingError(RuntimeError):
     """A run that must stop (e.g. the rollout engine and the learner disagree)."""
-
-
-class PromptSampler:
-    """Deterministic prompt order: a fresh seeded permutation per epoch; step k's prompts depend only
-    on (seed, k), so a resumed run sees exactly what an uninterrupted one would."""
-
-    def __init__(self, n: int, per_step: int, seed: int) -> None:
-        self.n, self.per_step, self.seed = n, per_step, seed
-
-    def indices(self, step: int) -> list[int]:
-        out = []
-        start = (step - 1) * self.per_step
-        for pos in range(start, start + self.per_step):
-            epoch, i = divmod(pos, self.n)
-            perm = list(range(self.n))
-            random.Random(f"{self.seed}-epoch-{epoch}").shuffle(perm)
-            out.append(perm[i])
-        return out
-
-
-def sample_seed(seed: int, step: int, index: int) -> int:
-    return random.Random(f"{seed}-{step}-{index}").getrandbits(31)
-
-
-def encode_prompt(tokenizer, messages, max_tokens: int) -> list[int]:
-    if isinstance(messages, str):
-        messages = [{"role": "user", "content": messages}]
-    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    return ids[-max_tokens:]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -61,188 +47,121 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(done, key=lambda p: int(p.name.split("_")[1]), default=None)
 
 
+@contextmanager
+def timed(phases: dict, name: str):
+    t0 = time.perf_counter()
+    yield
+    phases[f"time/{name}_s"] = time.perf_counter() - t0
+
+
 class Trainer:
     def __init__(self, cfg: Config, resume: bool = False) -> None:
         from transformers import AutoTokenizer
 
+        from oorl.eval.run import eval_scorer
         from oorl.reward.functions import resolve_reward
 
         self.cfg = cfg
-        for spec in cfg.reward.functions:  # fail before any actor starts
+        for spec in cfg.reward.functions:  # bad names fail before any actor starts
             resolve_reward(spec.name)
-        compute_advantages(cfg.algo.advantage, torch.zeros(2), torch.zeros(2, dtype=torch.long),
-                           **self._advantage_kwargs())  # an unknown name or keyword fails here
+        compute_advantages(cfg.algo.advantage, torch.zeros(2), torch.zeros(2, dtype=torch.long), **self._advantage_kwargs())
+        self.scorer = eval_scorer(cfg) if cfg.data.eval is not None else None
         self.run_dir = prepare_run_dir(cfg.run_dir())
         self.resume_from = latest_checkpoint(self.run_dir) if resume else None
         save_config(cfg, self.run_dir / "config.yaml")
         self.model_dir = resolve_model(cfg.model.path, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
         check_context(self.model_dir, cfg.rollout.max_prompt_tokens, cfg.rollout.max_new_tokens)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.pad_id = self.tokenizer.pad_token_id or 0
         d = cfg.data.train
         self.tasks = load_tasks(d.name, d.path, d.format, d.split, d.limit, **d.kwargs)
         self.prompt_ids = [encode_prompt(self.tokenizer, t["prompt"], cfg.rollout.max_prompt_tokens) for t in self.tasks]
+        self.prompt_texts = [self.tokenizer.decode(p) for p in self.prompt_ids]  # what reward functions see
         self.sampler = PromptSampler(len(self.tasks), cfg.rollout.prompts_per_step, cfg.seed)
+        self._eval_tasks = None
 
     # ------------------------------------------------------------------ setup
     def start(self) -> None:
         cfg = self.cfg
         connect(cfg)
-        self.roles = create_roles(cfg, self.model_dir)
-        r = self.roles
-        ray.get([l.ping.remote() for l in r.learners])
-        from oorl.rollout.weight_sync import resolve_backend
-
-        backend = resolve_backend(cfg.weight_sync.backend, cfg.placement.mode, r.use_gpu)
-        tp = cfg.rollout.tensor_parallel_size
-        ray.get([l.init_weight_sync.remote(r.rollouts, backend, int(cfg.weight_sync.bucket_mb * 2**20), cfg.model.dtype,
-                                           r.master_addr, r.master_port + 1, 1 + cfg.rollout.num_engines * tp)
-                 for l in r.learners])
+        roles = create_roles(cfg, self.model_dir)
+        self.use_gpu = roles.use_gpu
+        self.rollouts = RolloutGroup(roles.rollouts)
+        self.rewards = RewardPool(roles.rewards)
+        self.learners = LearnerGroup(roles.learners, self.pad_id)
+        self.learners.ping()
+        self.weights = WeightSync(roles.learners, roles.rollouts,
+                                  plan_sync(cfg, roles.use_gpu, roles.master_addr, roles.master_port + 1))
         self.step = 0
         if self.resume_from is not None:
-            ray.get([l.load_checkpoint.remote(str(self.resume_from)) for l in r.learners])
+            self.learners.load(str(self.resume_from))
             self.step = json.loads((self.resume_from / "trainer_state.json").read_text())["step"]
-        self.probe = self._probe_batch()
+        self.probe = Probe.load_or_make(self.run_dir / "probe.json", self.rollouts, self.prompt_ids,
+                                        cfg.weight_sync.probe_size, cfg.rollout.max_new_tokens,
+                                        self.tokenizer.eos_token_id)
         if self.resume_from is not None:  # the engines start from model_dir: bring them to the checkpoint
-            self._sync()
-
-    def _probe_batch(self) -> dict | None:
-        """Fixed sequences (probe prompts + greedy completions of the initial policy), kept in the run dir."""
-        n = self.cfg.weight_sync.probe_size
-        if n == 0:
-            return None
-        path = self.run_dir / "probe.json"
-        if path.exists():
-            probe = json.loads(path.read_text())
-        else:
-            prompts = self.prompt_ids[:n]
-            # one token short of the longest rollout: scoring a sequence's prompt logprobs asks the
-            # engine for one more token, and the engine's context is max_prompt + max_new tokens
-            out = ray.get(self.roles.rollouts[0].generate.remote(prompts, [0] * len(prompts),
-                                                                 max(1, self.cfg.rollout.max_new_tokens - 1), 0.0, 1.0))
-            probe = {"prompts": prompts, "responses": [row["token_ids"] or [self.tokenizer.eos_token_id]
-                                                       for row in out["rows"]]}
-            path.write_text(json.dumps(probe))
-        return probe
+            self.weights.sync()
 
     # ------------------------------------------------------------------ one step
     def _advantage_kwargs(self) -> dict:
         """``algo.norm_std`` for the estimators that take it, plus ``algo.advantage_kwargs``."""
         est = ADV_ESTIMATORS.get(self.cfg.algo.advantage)
-        takes_std = est is not None and "norm_std" in inspect.signature(est).parameters
+        takes_std = "norm_std" in inspect.signature(est).parameters
         return {**({"norm_std": self.cfg.algo.norm_std} if takes_std else {}), **self.cfg.algo.advantage_kwargs}
 
-    def _generate(self, step: int, idx: list[int]) -> tuple[list, list, float]:
-        cfg = self.cfg
-        n = cfg.rollout.n_samples
-        prompts = [self.prompt_ids[i] for i in idx for _ in range(n)]
-        seeds = [sample_seed(cfg.seed, step, j) for j in range(len(prompts))]
-        rows, t = self._fan_out(prompts, seeds, cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p)
-        return prompts, rows, t
+    def make_samples(self, step: int) -> list[Sample]:
+        n = self.cfg.rollout.n_samples
+        return [Sample(self.prompt_ids[t], group=g, task=t, seed=sample_seed(self.cfg.seed, step, g * n + j))
+                for g, t in enumerate(self.sampler.indices(step)) for j in range(n)]
 
-    def _fan_out(self, prompts, seeds, max_new, temperature, top_p) -> tuple[list[dict], float]:
-        """Spread requests round-robin over the engines; rows come back in request order."""
-        engines = self.roles.rollouts
-        k = len(engines)
-        outs = ray.get([e.generate.remote(prompts[i::k], seeds[i::k], max_new, temperature, top_p)
-                        for i, e in enumerate(engines)])
-        rows = [None] * len(prompts)
-        for i, out in enumerate(outs):
-            rows[i::k] = out["rows"]
-        return rows, max(o["time_s"] for o in outs)
+    def assign_advantages(self, samples: list[Sample]) -> None:
+        """Advantages from the judged samples only: a sample that could not be judged is left out of
+        its group's statistics and of the loss (advantage 0, masked), its group kept."""
+        judged = [s for s in samples if s.ok]
+        if not judged:
+            return
+        rewards = torch.tensor([s.reward for s in judged], dtype=torch.float32)
+        groups = torch.tensor([s.group for s in judged], dtype=torch.long)
+        adv = compute_advantages(self.cfg.algo.advantage, rewards, groups, **self._advantage_kwargs())
+        for s, a in zip(judged, adv.tolist()):
+            s.advantage = a
 
-    def _score(self, idx: list[int], rows: list[dict]) -> dict:
-        cfg, r = self.cfg, self.roles
-        n = cfg.rollout.n_samples
-        tasks = [self.tasks[i] for i in idx for _ in range(n)]
-        prompts = [self.tokenizer.decode(self.prompt_ids[i]) for i in idx for _ in range(n)]
-        completions = [row["text"] for row in rows]
-        cols = sorted({k for t in tasks for k in t if k not in ("id", "prompt")})
-        k = len(r.rewards)
-        parts = []
-        for w in range(k):
-            sl = slice(w, None, k)
-            columns = {c: [t.get(c) for t in tasks[sl]] for c in cols}
-            parts.append(r.rewards[w].score.remote(prompts[sl], completions[sl], columns))
-        outs = ray.get(parts)
-        rewards = [0.0] * len(rows)
-        per_fn: dict[str, list[float]] = {}
-        for w, out in enumerate(outs):
-            rewards[w::k] = out["rewards"]
-            for name, vals in out["per_function"].items():
-                per_fn.setdefault(name, [0.0] * len(rows))[w::k] = vals
-        return {"rewards": rewards, "per_function": per_fn}
-
-    def _sync(self) -> dict:
-        outs = ray.get([l.sync_weights.remote() for l in self.roles.learners])
-        return outs[0]
-
-    def _check_probe(self) -> float:
-        if self.probe is None:
-            return 0.0
-        p = self.probe
-        seqs = [a + b for a, b in zip(p["prompts"], p["responses"])]
-        starts = [len(a) for a in p["prompts"]]
-        engine_rows = ray.get([e.prompt_logprobs.remote(seqs, starts) for e in self.roles.rollouts])
-        batch = build_batch(p["prompts"], p["responses"], [0.0] * len(seqs), self.tokenizer.pad_token_id or 0)
-        learner_rows = ray.get([l.logprobs.remote(batch) for l in self.roles.learners])[0]
-        diff = 0.0
-        for rows in engine_rows:
-            for a, b in zip(rows, learner_rows):
-                diff = max(diff, max((abs(x - y) for x, y in zip(a, b)), default=0.0))
-        return diff
+    def check_infra(self, step: int, samples: list[Sample]) -> int:
+        bad = [s for s in samples if not s.ok]
+        limit = self.cfg.reward.max_infra_error_share
+        if len(bad) > limit * len(samples):
+            raise TrainingError(
+                f"step {step}: {len(bad)} of {len(samples)} samples could not be judged (> reward.max_infra_error_share="
+                f"{limit}); first: {bad[0].detail}; check the reward workers with `oorl doctor`")
+        return len(bad)
 
     def train_step(self, step: int) -> dict:
-        cfg, r = self.cfg, self.roles
+        cfg, t = self.cfg, {}
         t_step = time.perf_counter()
-        idx = self.sampler.indices(step)
-        t0 = time.perf_counter()
-        prompts, rows, _ = self._generate(step, idx)
-        t_gen = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        scored = self._score(idx, rows)
-        t_reward = time.perf_counter() - t0
-        rewards = torch.tensor(scored["rewards"], dtype=torch.float32)
-        group_ids = torch.arange(len(idx)).repeat_interleave(cfg.rollout.n_samples)
-        adv = compute_advantages(cfg.algo.advantage, rewards, group_ids, **self._advantage_kwargs())
-        responses = [row["token_ids"] or [self.tokenizer.eos_token_id] for row in rows]
-        batch = build_batch(prompts, responses, adv.tolist(), self.tokenizer.pad_token_id or 0)
-        t0 = time.perf_counter()
-        sleep = r.use_gpu and cfg.placement.mode == "colocate" and cfg.rollout.sleep_when_idle
-        if sleep:  # colocated GPUs: vLLM frees its memory while the learner trains
-            ray.get([e.sleep.remote() for e in r.rollouts])
-        outs = ray.get([l.train_step.remote(s) for l, s in zip(r.learners, shard(batch, len(r.learners)))])
-        if sleep:
-            ray.get([e.wake_up.remote() for e in r.rollouts])
-        t_train = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        sync = self._sync()
-        t_sync = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        diff = self._check_probe()
-        t_probe = time.perf_counter() - t0
-        lens = [len(row["token_ids"]) for row in rows]
-        updates = outs[0]["updates"]
-        m = {
-            "step": step,
-            "reward_mean": float(rewards.mean()),
-            "reward_std": float(rewards.std(unbiased=False)),
-            "loss": sum(o["loss"] for o in outs) / updates,
-            "pg_loss": sum(o["pg_loss"] for o in outs) / updates,
-            "kl": sum(o.get("kl", 0.0) for o in outs) / len(outs),
-            "logprob_diff_max": diff,
-            "response_len_mean": sum(lens) / len(lens),
-            "gen_tokens_per_s": sum(lens) / max(t_gen, 1e-9),
-            "clipfrac": sum(o["clipfrac"] for o in outs) / len(outs),
-            "grad_norm": outs[0]["grad_norm"],
-            "lr": outs[0]["lr"],
-            "adv_abs_mean": float(adv.abs().mean()),
-            "time/generate_s": t_gen, "time/reward_s": t_reward, "time/train_s": t_train,
-            "time/sync_s": t_sync, "time/probe_s": t_probe,
-            "sync_bytes": sync.get("bytes", 0),
-        }
-        for name, vals in scored["per_function"].items():
-            m[f"reward/{name}"] = sum(vals) / len(vals)
-        self.last_samples = self._sample_records(step, idx, rows, rewards, adv, scored["per_function"])
+        samples = self.make_samples(step)
+        with timed(t, "generate"):
+            self.rollouts.generate(samples, cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p,
+                                   weight_version=step - 1)
+        with timed(t, "reward"):
+            self.rewards.score(samples, self.tasks, self.prompt_texts)
+        infra = self.check_infra(step, samples)
+        self.assign_advantages(samples)
+        batch = build_batch([s.prompt_ids for s in samples], [s.response_ids or [self.tokenizer.eos_token_id] for s in samples],
+                            [s.advantage for s in samples], self.pad_id, keep=[s.ok for s in samples])
+        sleep = self.use_gpu and cfg.placement.mode == "colocate" and cfg.rollout.sleep_when_idle
+        with timed(t, "train"):
+            if sleep:  # colocated GPUs: vLLM frees its memory while the learner trains
+                self.rollouts.sleep()
+            out = self.learners.train(batch)
+            if sleep:
+                self.rollouts.wake_up()
+        with timed(t, "sync"):
+            sync = self.weights.sync()
+        with timed(t, "probe"):
+            diff = self.probe.check(self.rollouts, self.learners) if self.probe is not None else 0.0
+        m = {"step": step, **self.sample_metrics(samples, t["time/generate_s"]), **out, "logprob_diff_max": diff,
+             "reward/infra_errors": infra, **t, "sync_bytes": sync.get("bytes", 0), **self.rewards.stats()}
+        self.last_samples = self._sample_records(step, samples)
         m["step_time_s"] = time.perf_counter() - t_step
         if diff > cfg.weight_sync.logprob_tolerance:
             raise TrainingError(
@@ -251,21 +170,32 @@ class Trainer:
                 "engine's numerics are off (dtype, kernels); see metrics.jsonl")
         return m
 
+    @staticmethod
+    def sample_metrics(samples: list[Sample], gen_s: float) -> dict:
+        judged = [s for s in samples if s.ok] or samples
+        rewards = torch.tensor([s.reward for s in judged])
+        lens = [len(s.response_ids) for s in samples]
+        m = {"reward_mean": float(rewards.mean()), "reward_std": float(rewards.std(unbiased=False)),
+             "adv_abs_mean": sum(abs(s.advantage) for s in judged) / len(judged),
+             "response_len_mean": sum(lens) / len(lens), "gen_tokens_per_s": sum(lens) / max(gen_s, 1e-9)}
+        for name in judged[0].rewards:
+            vals = [s.rewards[name] for s in judged if s.ok]
+            m[f"reward/{name}"] = sum(vals) / len(vals) if vals else float("nan")
+        return m
+
     def evaluate(self, step: int) -> dict:
-        """Eval on the held-out tasks with the rollout engines (current weights)."""
-        from oorl.eval import eval_tasks, sample, score
+        """Eval on the held-out tasks: the engines sample (current weights), the reward pool judges."""
+        from oorl.eval.metrics import metrics_for_log
+        from oorl.eval.run import eval_tasks, evaluate
 
-        if not hasattr(self, "_eval_tasks"):
+        if self._eval_tasks is None:
             self._eval_tasks = eval_tasks(self.cfg)
-
-        def generate(prompts, seeds, max_new, temperature, top_p):
-            return self._fan_out(prompts, seeds, max_new, temperature, top_p)[0]
-
         t0 = time.perf_counter()
-        completions = sample(generate, self.tokenizer, self.cfg, self._eval_tasks, self.cfg.trainer.eval_samples)
-        metrics, _ = score(self.cfg, self._eval_tasks, completions)
-        metrics["time/eval_s"] = time.perf_counter() - t0
-        return metrics
+        result = evaluate(self.cfg, self._eval_tasks, self.scorer, self.rollouts, self.rewards, self.tokenizer,
+                          self.cfg.trainer.eval_samples)
+        judged = self.rewards.stats()  # eval's judge counters: kept apart from the next step's
+        return {**metrics_for_log(result.metrics), "eval/judge/requests": judged.get("reward/judge/requests", 0.0),
+                "eval/judge/executed": judged.get("reward/judge/executed", 0.0), "time/eval_s": time.perf_counter() - t0}
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, step: int) -> Path:
@@ -273,7 +203,7 @@ class Trainer:
         if ckpt.exists():
             shutil.rmtree(ckpt)
         ckpt.mkdir(parents=True)
-        ray.get([l.save_checkpoint.remote(str(ckpt), self.model_dir) for l in self.roles.learners])
+        self.learners.save(str(ckpt), self.model_dir)
         (ckpt / "trainer_state.json").write_text(json.dumps({"step": step, "seed": self.cfg.seed}))
         done = sorted((p for p in (self.run_dir / "checkpoints").glob("step_*") if (p / "trainer_state.json").exists()),
                       key=lambda p: int(p.name.split("_")[1]))
@@ -281,20 +211,18 @@ class Trainer:
             shutil.rmtree(old, ignore_errors=True)
         return ckpt
 
-    def _sample_records(self, step: int, idx: list[int], rows: list[dict], rewards, adv, per_fn: dict) -> list[dict]:
+    def _sample_records(self, step: int, samples: list[Sample]) -> list[dict]:
         """``trainer.log_samples`` completions of this step, spread over its prompts, for samples.jsonl."""
-        k = min(self.cfg.trainer.log_samples, len(rows))
-        n = self.cfg.rollout.n_samples
+        k = min(self.cfg.trainer.log_samples, len(samples))
         out = []
         for j in range(k):
-            i = j * len(rows) // k
-            task = self.tasks[idx[i // n]]
+            s = samples[j * len(samples) // k]
+            task = self.tasks[s.task]
             prompt = task.get("prompt")
             if isinstance(prompt, list):  # chat messages: the last user turn is the question
                 prompt = next((m["content"] for m in reversed(prompt) if m.get("role") == "user"), "")
-            out.append({"step": step, "task_id": task.get("id"), "prompt": prompt, "completion": rows[i]["text"],
-                        "reward": float(rewards[i]), "advantage": float(adv[i]),
-                        "rewards": {name: vals[i] for name, vals in per_fn.items()}})
+            out.append({"step": step, "task_id": task.get("id"), "prompt": prompt, "completion": s.text,
+                        "reward": s.reward, "advantage": s.advantage, "status": s.status.value, "rewards": s.rewards})
         return out
 
     # ------------------------------------------------------------------ the loop

@@ -25,27 +25,17 @@ import torch
 from torch import Tensor
 
 from oorl.errors import UserError
+from oorl.registry import Registry
 
 AdvantageFn = Callable[..., Tensor]
 
-ADV_ESTIMATORS: dict[str, AdvantageFn] = {}
+ADV_ESTIMATORS: Registry[AdvantageFn] = Registry("advantage estimator")
 
 
 def register_adv_est(name: str) -> Callable[[AdvantageFn], AdvantageFn]:
-    """Decorator registering ``fn(rewards, group_ids, **kwargs) -> advantages`` under ``name``.
-
-    Registering a different function under a name already taken is a programming error (ValueError);
-    re-registering the same function (a module imported twice) is allowed.
-    """
-
-    def decorator(fn: AdvantageFn) -> AdvantageFn:
-        existing = ADV_ESTIMATORS.get(name)
-        if existing is not None and existing is not fn:
-            raise ValueError(f"advantage estimator {name!r} is already registered ({existing.__qualname__})")
-        ADV_ESTIMATORS[name] = fn
-        return fn
-
-    return decorator
+    """Decorator registering ``fn(rewards, group_ids, **kwargs) -> advantages`` under ``name``
+    (the rules of :mod:`oorl.registry`)."""
+    return ADV_ESTIMATORS.register(name)
 
 
 def compute_advantages(name: str, rewards: Tensor, group_ids: Tensor, **kwargs) -> Tensor:
@@ -55,9 +45,6 @@ def compute_advantages(name: str, rewards: Tensor, group_ids: Tensor, **kwargs) 
     config), naming what is accepted.
     """
     fn = ADV_ESTIMATORS.get(name)
-    if fn is None:
-        known = ", ".join(sorted(ADV_ESTIMATORS))
-        raise UserError(f"unknown advantage estimator {name!r}; known estimators: {known}")
     try:
         inspect.signature(fn).bind(rewards, group_ids, **kwargs)
     except TypeError as exc:

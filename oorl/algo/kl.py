@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from oorl.errors import UserError
+from oorl.registry import Registry
 
 
 def _k1(d: Tensor) -> Tensor:
@@ -36,7 +36,9 @@ def _k3(d: Tensor) -> Tensor:
     return torch.expm1(-d) + d
 
 
-KL_ESTIMATORS: dict[str, Callable[[Tensor], Tensor]] = {"k1": _k1, "k2": _k2, "k3": _k3}
+KL_ESTIMATORS: Registry[Callable[[Tensor], Tensor]] = Registry("KL estimator")
+for _name, _fn in (("k1", _k1), ("k2", _k2), ("k3", _k3)):
+    KL_ESTIMATORS.add(_name, _fn)
 
 
 def kl_estimate(
@@ -52,8 +54,6 @@ def kl_estimate(
     exactly 0 (with no gradient), whatever the log-probs hold there. Unknown kind: UserError.
     """
     estimator = KL_ESTIMATORS.get(kind)
-    if estimator is None:
-        raise UserError(f"unknown KL estimator {kind!r}; choose one of {', '.join(KL_ESTIMATORS)}")
     d = logp - ref_logp
     if mask is not None:
         d = torch.where(mask.bool(), d, torch.zeros_like(d))

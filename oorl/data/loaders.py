@@ -33,7 +33,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from oorl.data.answers import answer_to_column, parse_answer, parse_prolog_number
+from oorl.answers.numbers import answer_to_column, parse_answer, parse_prolog_number
 from oorl.data.prompts import build_messages
 from oorl.data.registry import Task, register_format
 from oorl.errors import UserError

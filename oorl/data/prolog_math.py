@@ -29,7 +29,7 @@ import hashlib
 import random
 import re
 
-from oorl.data.answers import answer_to_column
+from oorl.answers.numbers import answer_to_column
 from oorl.data.prolog_math_templates import TEMPLATES, Problem
 from oorl.data.prompts import build_messages
 from oorl.data.registry import Task, register_dataset

@@ -7,58 +7,41 @@ receive as keyword arguments.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, Callable
 
 from oorl.errors import UserError
+from oorl.registry import Registry
 
 Task = dict[str, Any]
-# name -> loader(split: str, **kwargs) -> list[Task]
-DATASETS: dict[str, Callable[..., list[Task]]] = {}
-# format -> loader(path: Path, **kwargs) -> list[Task]
-FORMATS: dict[str, Callable[..., list[Task]]] = {}
-
 _BUILTIN_MODULES = ("oorl.data.smoke", "oorl.data.prolog_math", "oorl.data.loaders")
+# name -> loader(split: str, **kwargs) -> list[Task]
+DATASETS: Registry[Callable[..., list[Task]]] = Registry("dataset", _BUILTIN_MODULES)
+# format -> loader(path: Path, **kwargs) -> list[Task]
+FORMATS: Registry[Callable[..., list[Task]]] = Registry("dataset format", _BUILTIN_MODULES)
 
 
 def register_dataset(name: str):
-    def deco(fn):
-        DATASETS[name] = fn
-        return fn
-
-    return deco
+    return DATASETS.register(name)
 
 
 def register_format(name: str):
-    def deco(fn):
-        FORMATS[name] = fn
-        return fn
-
-    return deco
-
-
-def _load_builtins() -> None:
-    for mod in _BUILTIN_MODULES:  # imported on first use: registering is a side effect of import
-        importlib.import_module(mod)
+    return FORMATS.register(name)
 
 
 def load_tasks(name: str | None = None, path: str | None = None, format: str | None = None,
                split: str = "train", limit: int | None = None, **kwargs) -> list[Task]:
     """Load tasks from a registered dataset ``name`` or from ``path`` in ``format``."""
-    _load_builtins()
     if path is not None:
         p = Path(path).expanduser()
         if not p.exists():
             raise UserError(f"dataset file {str(p)!r} does not exist (data.path)")
         fmt = format or ("hf" if p.is_dir() else "jsonl")
         if fmt not in FORMATS:
-            raise UserError(f"unknown dataset format {fmt!r} for {p} (known: {', '.join(sorted(FORMATS))})")
-        tasks = FORMATS[fmt](p, split=split, **kwargs)
+            raise UserError(f"unknown dataset format {fmt!r} for {p} (known: {', '.join(FORMATS.names())})")
+        tasks = FORMATS.get(fmt)(p, split=split, **kwargs)
     elif name is not None:
-        if name not in DATASETS:
-            raise UserError(f"unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))})")
-        tasks = DATASETS[name](split=split, **kwargs)
+        tasks = DATASETS.get(name)(split=split, **kwargs)
     else:
         raise UserError("a dataset needs either a name or a path")
     if not tasks:

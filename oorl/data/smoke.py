@@ -3,7 +3,8 @@
 A verifiable toy task that a randomly initialised tiny model learns within minutes: the reward of a
 completion is the fraction of its non-space characters that equal the target letter, so a random
 policy scores about 1/|alphabet| and one that copies the prompt's letter scores 1. A policy that
-ignores the prompt and always says one letter is capped at 1/len(letters).
+ignores the prompt and always says one letter is capped at 1/len(letters). Its reward,
+``letter_match``, is in :mod:`oorl.reward.smoke_rewards`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import random
 
 from oorl.data.registry import Task, register_dataset
-from oorl.reward.functions import register_reward
 
 LETTERS = "abcdefgh"
 TEMPLATES = ("say {c}", "repeat {c}", "write the letter {c}", "{c} {c} {c}", "only {c} please")
@@ -45,13 +45,3 @@ def smoke_letters(split: str = "train", size: int = 256, seed: int = 0, letters:
             "answer": c,
         })
     return tasks
-
-
-@register_reward("letter_match")
-def letter_match(prompts: list[str], completions: list[str], answer: list[str], **_) -> list[float]:
-    """Fraction of the completion's non-space characters equal to the target letter (0 for an empty one)."""
-    out = []
-    for text, target in zip(completions, answer):
-        chars = [ch for ch in text if not ch.isspace()]
-        out.append(sum(ch == target for ch in chars) / len(chars) if chars else 0.0)
-    return out

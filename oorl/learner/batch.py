@@ -6,11 +6,13 @@ import torch
 
 
 def build_batch(prompt_ids: list[list[int]], response_ids: list[list[int]], advantages: list[float],
-                pad_id: int) -> dict[str, torch.Tensor]:
+                pad_id: int, keep: list[bool] | None = None) -> dict[str, torch.Tensor]:
     """Right-padded ``input_ids``/``attention_mask``; ``loss_mask`` marks the response tokens.
 
     ``loss_mask[b, t]`` is 1 when token ``t`` of row ``b`` is a response token, i.e. it is predicted
-    from position ``t - 1``; ``logp[:, t-1]`` pairs with ``loss_mask[:, t]``.
+    from position ``t - 1``; ``logp[:, t-1]`` pairs with ``loss_mask[:, t]``. ``row_mask[b]`` is 0 for
+    a row left out of the loss (``keep[b]`` false: a sample that could not be judged); the row keeps
+    its tokens, so micro-batches keep their shape and their shared prompt (see :func:`train_mask`).
     """
     rows = [p + r for p, r in zip(prompt_ids, response_ids)]
     length = max(len(r) for r in rows)
@@ -28,7 +30,15 @@ def build_batch(prompt_ids: list[list[int]], response_ids: list[list[int]], adva
         "attention_mask": attention,
         "loss_mask": loss_mask,
         "advantages": torch.tensor(advantages, dtype=torch.float32),
+        "row_mask": torch.tensor([1.0] * n if keep is None else [float(k) for k in keep], dtype=torch.float32),
     }
+
+
+def train_mask(mb: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The tokens the loss counts, aligned with the logprobs (``[B, T-1]``): response tokens of the
+    rows kept in the loss."""
+    mask = mb["loss_mask"][:, 1:]
+    return mask * mb["row_mask"].unsqueeze(1) if "row_mask" in mb else mask
 
 
 def shard(batch: dict[str, torch.Tensor], world_size: int) -> list[dict[str, torch.Tensor]]:

@@ -11,23 +11,17 @@ from typing import Callable
 
 import torch
 
-from oorl.errors import UserError
+from oorl.registry import Registry
 
-OFFPOLICY_LOSSES: dict[str, Callable] = {}
+OFFPOLICY_LOSSES: Registry[Callable] = Registry("off-policy loss")
 
 
 def register_offpolicy(name: str):
-    def deco(fn):
-        OFFPOLICY_LOSSES[name] = fn
-        return fn
-
-    return deco
+    return OFFPOLICY_LOSSES.register(name)
 
 
 def offpolicy_loss(name: str, worker, batch: dict) -> tuple[torch.Tensor, dict]:
-    if name not in OFFPOLICY_LOSSES:
-        raise UserError(f"unknown off-policy loss {name!r} (known: {', '.join(sorted(OFFPOLICY_LOSSES))})")
-    return OFFPOLICY_LOSSES[name](worker, batch)
+    return OFFPOLICY_LOSSES.get(name)(worker, batch)
 
 
 def _sequence_logps(worker, model, prompts: list[list[int]], responses: list[list[int]], grad: bool) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch
 from oorl.algo.kl import kl_estimate
 from oorl.algo.losses import aggregate, dp_loss_scale, local_counts, ppo_clip_loss
 from oorl.config import Config
-from oorl.learner.batch import micro_batches
+from oorl.learner.batch import micro_batches, train_mask
 from oorl.learner.forward import micro_batch_logprobs
 from oorl.learner.ds_config import deepspeed_config
 
@@ -115,7 +115,7 @@ class LearnerWorker:
         tok = torch.zeros((), dtype=torch.int64)
         seq = torch.zeros((), dtype=torch.int64)
         for mb in mbs:
-            t, s = local_counts(mb["loss_mask"][:, 1:])
+            t, s = local_counts(train_mask(mb))
             tok += t
             seq += s
         both = torch.stack([tok, seq]).to(self.device)
@@ -173,7 +173,7 @@ class LearnerWorker:
 
     def _micro_step(self, mb, g_tok, g_seq, scale, offpolicy) -> dict:
         ac = self.cfg.algo
-        mask = mb["loss_mask"][:, 1:].to(self.device)
+        mask = train_mask(mb).to(self.device)
         logp = self._logprobs(self.engine, mb, self._sampling_temperature)
         old = mb["old_logp"][:, : logp.shape[1]].to(self.device) if "old_logp" in mb else logp.detach()
         adv = mb["advantages"].to(self.device)
@@ -201,16 +201,18 @@ class LearnerWorker:
         return stats
 
     # ------------------------------------------------------------------ weight sync
-    def init_weight_sync(self, rollout_handles: list, backend: str, bucket_bytes: int, dtype: str,
-                         master_address: str = "", master_port: int = 0, world_size: int = 0) -> None:
+    def init_weight_sync(self, rollout_handles: list, plan) -> None:
+        """Open the transfer to the engines (``plan``: an ``oorl.weight_sync.SyncPlan``)."""
         from vllm.distributed.weight_transfer.clients import RayVLLMWeightSyncClient
         from vllm.distributed.weight_transfer.factory import WeightTransferTrainerFactory
 
-        from oorl.rollout.weight_sync import DTYPES as WIRE, ZeroWeightSource, trainer_init_info
+        from oorl.weight_sync import DTYPES, register_backends
+        from oorl.weight_sync.backends import trainer_init_info
+        from oorl.weight_sync.source import ZeroWeightSource
 
-        source = ZeroWeightSource(self.engine.module, WIRE[dtype], self.cfg.learner.zero_stage)
-        info = trainer_init_info(backend, self.rank, bucket_bytes, master_address=master_address,
-                                 master_port=master_port, world_size=world_size)
+        register_backends()
+        source = ZeroWeightSource(self.engine.module, DTYPES[plan.dtype], self.cfg.learner.zero_stage)
+        info = trainer_init_info(plan, self.rank)
         client = RayVLLMWeightSyncClient(list(rollout_handles))
         self.weight_engine = WeightTransferTrainerFactory.trainer_init(info, client=client, source=source)
 

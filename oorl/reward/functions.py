@@ -13,31 +13,21 @@ import importlib
 from typing import Callable, Protocol
 
 from oorl.errors import UserError
+from oorl.registry import Registry
 
 
 class RewardFn(Protocol):
     def __call__(self, prompts: list[str], completions: list[str], **columns) -> list[float]: ...
 
 
-REWARD_FUNCTIONS: dict[str, RewardFn] = {}
-
 # Modules whose import registers built-in reward functions.
-_BUILTIN_MODULES = ("oorl.data.smoke", "oorl.reward.prolog_rewards", "oorl.reward.unit_test_rewards")
+_BUILTIN_MODULES = ("oorl.reward.smoke_rewards", "oorl.reward.prolog_rewards", "oorl.reward.unit_test_rewards")
+REWARD_FUNCTIONS: Registry[RewardFn] = Registry("reward function", _BUILTIN_MODULES,
+                                                hint="or give module.path:function")
 
 
 def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
-    def deco(fn: RewardFn) -> RewardFn:
-        if name in REWARD_FUNCTIONS and REWARD_FUNCTIONS[name] is not fn:
-            raise ValueError(f"reward function {name!r} registered twice")
-        REWARD_FUNCTIONS[name] = fn
-        return fn
-
-    return deco
-
-
-def _load_builtins() -> None:
-    for mod in _BUILTIN_MODULES:  # imported on first use: registering is a side effect of import
-        importlib.import_module(mod)
+    return REWARD_FUNCTIONS.register(name)
 
 
 def resolve_reward(name: str) -> RewardFn:
@@ -52,9 +42,4 @@ def resolve_reward(name: str) -> RewardFn:
         if not callable(fn):
             raise UserError(f"reward function {name!r}: {mod_name} has no callable {attr!r}")
         return fn
-    if name not in REWARD_FUNCTIONS:
-        _load_builtins()
-    if name not in REWARD_FUNCTIONS:
-        known = ", ".join(sorted(REWARD_FUNCTIONS)) or "none"
-        raise UserError(f"unknown reward function {name!r} (known: {known}; or give module.path:function)")
-    return REWARD_FUNCTIONS[name]
+    return REWARD_FUNCTIONS.get(name)

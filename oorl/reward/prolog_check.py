@@ -1,9 +1,9 @@
 """Checking Prolog GRPO completions against exact answers, through the sandboxed executor.
 
-:func:`check_completions` parses each completion (:mod:`oorl.data.prolog_format`), runs every
+:func:`check_completions` parses each completion (:mod:`oorl.answers.prolog_format`), runs every
 distinct (code, query) pair once with :func:`oorl.reward.prolog.run_prolog` (SWI-Prolog inside the
 bubblewrap jail; untrusted code never runs in this process), concurrently on a thread pool, and
-compares the query's first binding with the answer (:mod:`oorl.data.answers`).
+compares the query's first binding with the answer (:mod:`oorl.answers.numbers`).
 
 The *first binding* is the binding of the first named variable of the query, in order of
 appearance (as the Prolog top level prints them); ``_``-prefixed variables are ignored. When the
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Sequence
 
-from oorl.data.answers import numbers_match, parse_answer, parse_prolog_number
-from oorl.data.prolog_format import ParsedCompletion, parse_completion, query_variables
+from oorl.answers.numbers import numbers_match, parse_answer, parse_prolog_number
+from oorl.answers.prolog_format import ParsedCompletion, parse_completion, query_variables
 from oorl.errors import UserError
 
 log = logging.getLogger(__name__)

@@ -10,16 +10,17 @@ name                        value per completion (kwargs and defaults)
 ``prolog_correctness``      ``correct=2.0`` when the query's first binding equals the ``answer``
                             column numerically, else ``wrong=-1.0`` (also for a missing block, a
                             syntax error, a timeout...). ``abs_tol=1e-6``, ``rel_tol=1e-9``,
-                            ``accept_expressions=False`` (see :mod:`oorl.data.answers`),
+                            ``accept_expressions=False`` (see :mod:`oorl.answers.numbers`),
                             ``max_workers=None`` (threads; default: the worker's CPU share),
                             ``limits=None`` (the run's ``reward.sandbox`` settings; a dict of
                             ``SandboxLimits`` fields overrides them, e.g. ``{wall_s: 5}``).
                             A correct answer needs a clean run: status ``ok``, so a program
-                            with a syntax error in any clause is wrong. Runs in the sandbox.
+                            with a syntax error in any clause is wrong. Runs in the sandbox;
+                            a failure of the sandbox itself gives ``nan`` (not judged).
 ``prolog_tags``             ``per_tag=0.125`` for each of the six tags in place (exactly once, in
                             order: the longest ordered run of the unique tags), plus
                             ``leak=-0.5`` when the query leaks into the code (definitions in
-                            :mod:`oorl.data.prolog_format`). Range -0.5 .. 0.75.
+                            :mod:`oorl.answers.prolog_format`). Range -0.5 .. 0.75.
 ``prolog_strict_format``    ``reward=0.5`` when the whole completion is
                             ``<reasoning>\\n...\\n</reasoning>\\n<code>\\n...\\n</code>\\n<query>\\n
                             ...\\n</query>`` with at most one final newline, else 0.
@@ -33,7 +34,9 @@ name                        value per completion (kwargs and defaults)
 
 from __future__ import annotations
 
-from oorl.data.prolog_format import (parse_completion, query_leaks, soft_format_ok, strict_format_ok,
+import math
+
+from oorl.answers.prolog_format import (parse_completion, query_leaks, soft_format_ok, strict_format_ok,
                                      tags_in_place)
 from oorl.reward.functions import register_reward
 from oorl.reward.prolog_check import check_completions, completion_text
@@ -47,7 +50,8 @@ def prolog_correctness(prompts, completions, answer, *, correct: float = 2.0, wr
     checks = check_completions(completions, answer, abs_tol=abs_tol, rel_tol=rel_tol,
                                accept_expressions=accept_expressions, max_workers=max_workers,
                                limits=limits)
-    return [float(correct) if c.correct else float(wrong) for c in checks]
+    # the sandbox's own failure ("other") is not the answer's: nan, so the sample is not trained on
+    return [math.nan if c.kind == "other" else float(correct) if c.correct else float(wrong) for c in checks]
 
 
 @register_reward("prolog_tags")

@@ -11,6 +11,9 @@ Columns (lists, one entry per completion):
                optional, used by the humaneval-x layout, where the completion continues the
                declaration instead of being a complete program
 
+A sandbox error (the jail itself failed) scores ``nan``: the sample is not judged, and the trainer
+leaves it out of the loss instead of rewarding it 0.
+
 Format: the code is the first fenced block tagged with the target language (```python ... ```),
 else the first fenced block, else the whole completion. An empty answer scores 0.
 
@@ -20,6 +23,7 @@ cached, jailed. ``unit_test_verdicts`` returns the full results for evaluation a
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 from oorl.errors import UserError
@@ -74,6 +78,14 @@ def unit_test_verdicts(prompts: list[Any], completions: list[Any], *, limits: Sa
             for i, r in enumerate(requests)]
 
 
+def verdict_reward(result: RunResult) -> float:
+    """1 for passed, 0 for any answer that did not pass, ``nan`` (not judged) for a sandbox error:
+    a broken jail must not teach the policy that its answer was wrong."""
+    if result.status is Verdict.SANDBOX_ERROR:
+        return math.nan
+    return 1.0 if result.passed else 0.0
+
+
 @register_reward("unit_tests")
 def unit_tests(prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
-    return [1.0 if r.passed else 0.0 for r in unit_test_verdicts(prompts, completions, **columns)]
+    return [verdict_reward(r) for r in unit_test_verdicts(prompts, completions, **columns)]

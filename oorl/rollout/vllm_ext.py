@@ -3,7 +3,7 @@ a small read-only helper used by tests."""
 
 from __future__ import annotations
 
-from oorl.rollout.weight_sync import register_backends
+from oorl.weight_sync.backends import register_backends
 
 register_backends()
 

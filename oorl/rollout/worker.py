@@ -23,7 +23,7 @@ class RolloutWorker:
         from vllm import LLM
         from vllm.config import WeightTransferConfig
 
-        from oorl.rollout.weight_sync import register_backends
+        from oorl.weight_sync.backends import register_backends
 
         register_backends()
         kwargs: dict[str, Any] = dict(
@@ -59,6 +59,13 @@ class RolloutWorker:
             rows.append({"token_ids": list(c.token_ids), "text": c.text, "logprobs": lps,
                          "finish_reason": c.finish_reason})
         return {"rows": rows, "time_s": time.perf_counter() - t0}
+
+    def generate_batch(self, payload: dict, max_new_tokens: int, temperature: float, top_p: float) -> dict:
+        """:meth:`generate` on ``{"prompts", "seeds"}`` (one object in Ray's store per engine and step)."""
+        return self.generate(payload["prompts"], payload["seeds"], max_new_tokens, temperature, top_p)
+
+    def prompt_logprobs_batch(self, payload: dict) -> list[list[float]]:
+        return self.prompt_logprobs(payload["seqs"], payload["starts"])
 
     def prompt_logprobs(self, seqs: list[list[int]], starts: list[int]) -> list[list[float]]:
         """logp of each token of ``seqs[i][starts[i]:]`` given what precedes it (the probe check)."""

@@ -109,7 +109,7 @@ def test_register_custom_estimator_and_duplicates():
         with pytest.raises(ValueError, match="already registered"):
             register_adv_est("test_double")(lambda r, g: r)
     finally:
-        ADV_ESTIMATORS.pop("test_double")
+        ADV_ESTIMATORS.remove("test_double")
 
 
 def test_expand_to_tokens():

@@ -1,7 +1,7 @@
 import torch
 
 from oorl.learner.batch import build_batch, micro_batches, shard, token_logprobs
-from oorl.trainer import PromptSampler
+from oorl.data.sampling import PromptSampler
 
 
 def test_build_batch_masks_response_tokens():

@@ -110,7 +110,7 @@ def test_eval_command_on_a_checkpoint(smoke_run, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert report["tasks"] == 16 and report["samples"] == 2
-    assert 0.0 <= report["eval/reward_mean"] <= 1.0
+    assert 0.0 <= report["metrics"]["reward_mean"] <= 1.0 and report["scorer"] == "reward"
     assert (tmp_path / "ev" / "eval.md").exists()
 
 

@@ -1,14 +1,30 @@
 import pytest
 import torch
 
-from oorl.rollout.weight_sync import ParamMeta, pack, plan_buckets, resolve_backend, unpack
+from oorl.weight_sync import resolve_backend
+from oorl.weight_sync.buckets import bucketize, pack, unpack
 
 
 def test_buckets_respect_the_byte_budget():
-    metas = [ParamMeta(f"p{i}", torch.float32, (n,)) for i, n in enumerate([10, 10, 30, 5, 100])]
-    # 40 bytes, 40, 120, 20, 400 with a 100-byte budget
-    assert plan_buckets(metas, 100) == [[0, 1], [2], [3], [4]]
-    assert plan_buckets(metas, 10**6) == [[0, 1, 2, 3, 4]]
+    items = [(f"p{i}", torch.zeros(n)) for i, n in enumerate([10, 10, 30, 5, 100])]
+    # 40 bytes, 40, 120, 20, 400 with a 100-byte budget: the 120- and 400-byte tensors go alone
+    assert [names for names, _ in bucketize(items, 100)] == [["p0", "p1"], ["p2"], ["p3"], ["p4"]]
+    assert [names for names, _ in bucketize(items, 10**6)] == [["p0", "p1", "p2", "p3", "p4"]]
+    assert list(bucketize([], 100)) == []
+
+
+def test_buckets_are_lazy_over_the_stream():
+    """Under ZeRO-3 the stream gathers parameters as it goes: a bucket is yielded as soon as the next
+    tensor does not fit, before the rest of the stream is read."""
+    read = []
+
+    def stream():
+        for i in range(4):
+            read.append(i)
+            yield f"p{i}", torch.zeros(25)  # 100 bytes each
+
+    it = bucketize(stream(), 200)
+    assert next(it)[0] == ["p0", "p1"] and read == [0, 1, 2]
 
 
 def test_pack_unpack_round_trip_casts_and_keeps_order():
@@ -26,3 +42,4 @@ def test_auto_backend_follows_placement():
     assert resolve_backend("auto", "colocate", use_gpu=False) == "oorl_cpu"
     assert resolve_backend("auto", "colocate", use_gpu=True) == "ipc"
     assert resolve_backend("auto", "split", use_gpu=True) == "nccl"
+    assert resolve_backend("cpu", "split", use_gpu=False) == "oorl_cpu"

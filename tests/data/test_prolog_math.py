@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from oorl.data.answers import parse_answer
+from oorl.answers.numbers import parse_answer
 from oorl.data.prolog_math import (HELDOUT_PERCENT, canonical_text, generate_problems, load_prolog_math,
                                    parse_difficulty, split_of)
 from oorl.data.prolog_math_templates import TEMPLATES

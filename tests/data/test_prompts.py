@@ -2,7 +2,7 @@
 
 import pytest
 
-from oorl.data.prolog_format import parse_completion, strict_format_ok
+from oorl.answers.prolog_format import parse_completion, strict_format_ok
 from oorl.data.prompts import EXAMPLES, INSTRUCTIONS, build_messages, format_answer, system_prompt
 from oorl.errors import UserError
 

@@ -4,7 +4,7 @@ from fractions import Fraction as F
 
 import pytest
 
-from oorl.data.answers import answer_to_column, numbers_match, parse_answer, parse_prolog_number
+from oorl.answers.numbers import answer_to_column, numbers_match, parse_answer, parse_prolog_number
 
 
 def test_parse_answer():

@@ -5,8 +5,9 @@ from math import comb
 
 import pytest
 
-from oorl.eval_metrics import (default_ks, metrics_for_log, pass_at_k, score_completions, summarize,
-                               wilson_interval, write_report)
+from oorl.eval.metrics import default_ks, metrics_for_log, pass_at_k, summarize, wilson_interval
+from oorl.eval.prolog import BREAKDOWN, FAILURE_KINDS, outcome_of, score_completions
+from oorl.eval.report import write_report
 from oorl.reward.prolog_check import Check
 
 from . import completions as C
@@ -41,7 +42,7 @@ def test_default_ks():
 
 
 def _checks(kinds):
-    return [Check(k) for k in kinds]
+    return [outcome_of(Check(k)) for k in kinds]
 
 
 def test_summarize_by_hand():
@@ -50,16 +51,17 @@ def test_summarize_by_hand():
             _checks(["syntax_error", "syntax_error", "runtime_error", "other"]),
             _checks(["correct"] * 4)]
     tasks = [{"difficulty": 0}, {"difficulty": 0}, {"difficulty": 1}, {"difficulty": 1, "template": "ages"}]
-    m = summarize(rows, tasks)
+    m = summarize(rows, tasks, failure_kinds=FAILURE_KINDS, breakdown=BREAKDOWN)
     assert (m["tasks"], m["k"], m["samples"]) == (4, 4, 16)
     assert m["accuracy"] == 0.5 and m["any_of_k"] == 0.75 and m["all_of_k"] == 0.25
     assert m["sample_accuracy"] == 8 / 16
     assert m["pass@1"] == pytest.approx((3 / 4 + 1 / 4 + 0 + 1) / 4)
     assert m["pass@4"] == pytest.approx(0.75)
     assert m["failures"] == {"wrong_answer": 2, "no_answer": 1, "syntax_error": 2, "runtime_error": 1,
-                             "timeout": 1, "other": 1}
-    assert m["by_difficulty"] == {"0": {"tasks": 2, "accuracy": 0.5}, "1": {"tasks": 2, "accuracy": 0.5}}
-    assert m["by_template"] == {"ages": {"tasks": 1, "accuracy": 1.0}}
+                             "timeout": 1, "infra_error": 1}
+    assert m["by_difficulty"] == {"0": {"tasks": 2, "accuracy": 0.5, "pass@1": pytest.approx(0.5)},
+                                  "1": {"tasks": 2, "accuracy": 0.5, "pass@1": pytest.approx(0.5)}}
+    assert m["by_template"] == {"ages": {"tasks": 1, "accuracy": 1.0, "pass@1": 1.0}}
     assert m["accuracy_ci_low"] < 0.5 < m["accuracy_ci_high"]
     flat = metrics_for_log(m)
     assert flat["eval/accuracy"] == 0.5 and flat["eval/failures/timeout"] == 1.0
@@ -74,8 +76,8 @@ def test_score_completions_runs_the_sandbox_and_reports(tmp_path):
              [C.NON_TERMINATING, C.SYNTAX_ERROR, C.MISSING_TAGS]]
     res = score_completions(tasks, comps)
     assert res.correct() == [[True, False, True], [False, True, True], [False, False, False]]
-    assert [c.kind for c in res.checks[2]] == ["timeout", "syntax_error", "no_answer"]
-    assert res.checks[0][1].value == "2" and res.checks[1][1].value == "3r4"
+    assert [c.kind for c in res.outcomes[2]] == ["timeout", "syntax_error", "no_answer"]
+    assert res.outcomes[0][1].value == "2" and res.outcomes[1][1].value == "3r4"
     m = res.metrics
     assert m["accuracy"] == pytest.approx(1 / 3) and m["any_of_k"] == pytest.approx(2 / 3) and m["all_of_k"] == 0
     assert m["failures"]["wrong_answer"] == 2

@@ -1,6 +1,6 @@
 """Parsing completions: blocks, queries, clause splitting, leaks, variables (pure)."""
 
-from oorl.data.prolog_format import (normalize_query, parse_completion, query_leaks, query_variables,
+from oorl.answers.prolog_format import (normalize_query, parse_completion, query_leaks, query_variables,
                                      soft_format_ok, split_clauses, strict_format_ok, tags_in_place)
 
 from . import completions as C

@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from oorl.errors import UserError
+from oorl.registry import Registry
 from oorl.reward.jail import View
 from oorl.reward.sandbox import Program, SandboxLimits, StepResult, Verdict
 
@@ -179,24 +180,17 @@ def strip_sentinel(stdout: str, sentinel: str | None) -> str:
     return "".join(line for line in stdout.splitlines(keepends=True) if sentinel not in line)
 
 
-LANGUAGES: dict[str, Language] = {}
-_ALIASES: dict[str, str] = {}
+LANGUAGES: Registry[Language] = Registry("language")
 
 
 def register_language(cls: type[Language]) -> type[Language]:
     lang = cls()
-    LANGUAGES[lang.name] = lang
-    for a in (lang.name, *lang.aliases):
-        _ALIASES[a.lower()] = lang.name
+    LANGUAGES.add(lang.name, lang, lang.aliases)
     return cls
 
 
 def get_language(name: str) -> Language:
-    key = _ALIASES.get(str(name).strip().lower())
-    if key is None:
-        known = ", ".join(sorted(LANGUAGES))
-        raise UserError(f"unknown language {name!r} (known: {known})")
-    return LANGUAGES[key]
+    return LANGUAGES.get(name)
 
 
 def canonical_name(name: str) -> str:

@@ -1,0 +1,714 @@
+"""MultiPL-E programs: from a problem (``prompt``, ``tests``, ``stop_tokens``) and a model's answer to
+the source the judge runs. Pure functions; the data and the judging are in ``multipl_e.py``.
+
+Two answer styles, told apart by ``split_answer``:
+
+``completion``  the answer continues the prompt (a base model, or the prompt echoed back first). It is
+                cut at the first stop token and the program is prompt + completion + tests, as
+                MultiPL-E runs it.
+``whole``       an instruct model's whole program (usually in a fenced block) that defines the
+                problem's function itself. The program is the prompt's header (includes, imports,
+                usings) + the answer, with the answer's own entry point and top-level test code
+                removed, + the tests, less the closing of the function that the prompt left open
+                (C++, Java, C#, Bash, Go, Rust); in Java and C# the tests' ``main`` goes into the
+                class that defines the function.
+
+``no_code``     nothing to run (an empty answer).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from oorl.reward.languages.source_edit import _skip, code_positions, matching_brace
+
+STYLES = ("completion", "whole", "no_code")
+_FENCE = re.compile(r"```[ \t]*([\w#+.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_FENCE_TAGS = {"py": {"python", "py", "python3"}, "cpp": {"cpp", "c++", "cxx", "cc", "c"},
+               "cs": {"cs", "csharp", "c#"}, "java": {"java"}, "js": {"js", "javascript", "node"},
+               "php": {"php"}, "sh": {"sh", "bash", "shell", "zsh"}, "ts": {"ts", "typescript"},
+               "go": {"go", "golang"}, "rs": {"rs", "rust"}, "prolog": {"prolog", "pl", "swipl"}}
+_COMMENT = {"py": ("#",), "sh": ("#",), "php": ("//", "#", "/*", "*"), "prolog": ("%", "/*", "*")}
+_C_COMMENT = ("//", "/*", "*")
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """What goes to the language's ``assemble(program, tests, sentinel)``, and how it was read."""
+
+    style: str
+    program: str
+    tests: str
+    code: str  # the answer's code as used (the cut completion, or the whole program)
+
+
+# -- reading the problem ---------------------------------------------------------------------------
+
+def _is_comment(line: str, code: str) -> bool:
+    s = line.strip()
+    return any(s.startswith(c) for c in _COMMENT.get(code, _C_COMMENT))
+
+
+def signature_start(prompt: str, code: str) -> int:
+    """Offset in ``prompt`` of the line that opens the problem's function (Python: its ``def``)."""
+    if code == "py":
+        hits = list(re.finditer(r"^(?:async[ \t]+)?def[ \t]+\w+", prompt, re.MULTILINE))
+        return hits[-1].start() if hits else len(prompt)
+    end = len(prompt.rstrip())
+    start = prompt.rfind("\n", 0, end) + 1
+    while start > 0:  # a signature over several lines: go up while the lines are code, not comments
+        prev = prompt.rfind("\n", 0, start - 1) + 1
+        line = prompt[prev:start - 1]
+        if not line.strip() or _is_comment(line, code) or line.rstrip().endswith(("{", ";", "}")):
+            break
+        start = prev
+    return start
+
+
+def entry_name(problem: dict) -> str | None:
+    """The name of the function the tests call: ``entry_point`` when the row has it, else the one
+    the prompt's last line opens."""
+    if problem.get("entry_point"):
+        return str(problem["entry_point"])
+    code, prompt = problem["language"], problem.get("prompt", "")
+    if code == "py":
+        hits = re.findall(r"^(?:async[ \t]+)?def[ \t]+(\w+)", prompt, re.MULTILINE)
+        return hits[-1] if hits else None
+    sig = prompt[signature_start(prompt, code):]
+    if code == "sh":
+        m = re.search(r"^\s*(?:function\s+)?([\w.:-]+)\s*(?:\(\s*\)|\{)", sig)
+    else:
+        m = re.search(r"([A-Za-z_]\w*)\s*(?:<[^<>()]*>)?\s*\(", sig)
+    return m.group(1) if m else None
+
+
+def header(problem: dict) -> str:
+    """What a whole program may have dropped from the prompt: its includes/imports/usings (Java and
+    C#: the import lines only; elsewhere everything before the function's signature)."""
+    code, prompt = problem["language"], problem.get("prompt", "")
+    if code in ("java", "cs"):
+        word = "import" if code == "java" else "using"
+        return "".join(ln + "\n" for ln in prompt.splitlines() if re.match(rf"^\s*{word}\s+[\w.*= ]+;\s*$", ln))
+    head = prompt[:signature_start(prompt, code)]
+    if code == "php":
+        head = _php_strip_tags(head)
+    return head
+
+
+# -- which style -----------------------------------------------------------------------------------
+
+def defines(code_text: str, lang: str, name: str | None) -> bool:
+    """Whether ``code_text`` defines the function ``name`` (not just calls it)."""
+    return bool(name) and bool(definition_spans(code_text, lang, name, first_only=True))
+
+
+def _def_regexes(lang: str, n: str) -> list[str]:
+    n = re.escape(n)
+    return {
+        "py": [rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{n}[ \t]*\(", rf"^{n}[ \t]*="],
+        "js": [rf"\bfunction\b[ \t]*\*?[ \t]*{n}[ \t]*\(", rf"\b(?:const|let|var)[ \t]+{n}[ \t]*="],
+        "ts": [rf"\bfunction\b[ \t]*\*?[ \t]*{n}[ \t]*[<(]", rf"\b(?:const|let|var)[ \t]+{n}[ \t]*(?::[^=\n]+)?="],
+        "php": [rf"\bfunction[ \t]+&?{n}[ \t]*\("],
+        "sh": [rf"^[ \t]*(?:function[ \t]+)?{n}[ \t]*\([ \t]*\)", rf"^[ \t]*function[ \t]+{n}\b"],
+        "go": [rf"\bfunc[ \t]+{n}[ \t]*[\[(]"],
+        "rs": [rf"\bfn[ \t]+{n}[ \t]*[<(]"],
+        "prolog": [rf"^{n}[ \t]*(?:\(|:-|\.)"],
+    }.get(lang, [])
+
+
+_NOT_A_TYPE = {"return", "else", "new", "throw", "case", "goto", "await", "yield", "delete", "not", "and", "or",
+               "if", "while", "for", "switch", "do", "using", "typedef", "sizeof"}
+
+
+def definition_spans(src: str, lang: str, name: str, first_only: bool = False) -> list[tuple[int, int]]:
+    """(line start, match end) of each definition of ``name`` in ``src``, outside strings/comments."""
+    if lang in ("cpp", "java", "cs"):
+        return _c_like_definitions(src, lang, name, first_only)
+    out = []
+    for rx in _def_regexes(lang, name):
+        flags = re.MULTILINE
+        hits = [m for m in re.finditer(rx, src, flags)] if lang in ("py", "sh", "prolog") else \
+            code_positions(src, re.compile(rx, flags))
+        for m in hits:
+            out.append((src.rfind("\n", 0, m.start()) + 1, m.end()))
+            if first_only:
+                return out
+    return sorted(out)
+
+
+def _c_like_definitions(src: str, lang: str, name: str, first_only: bool) -> list[tuple[int, int]]:
+    out = []
+    for m in code_positions(src, re.compile(rf"\b{re.escape(name)}[ \t]*(?:<[^<>(){{}};]*>)?[ \t]*\(")):
+        line_start = src.rfind("\n", 0, m.start()) + 1
+        prefix = src[line_start:m.start()].strip()
+        if not prefix or re.search(r"[=();{}\"'+|!]", prefix):
+            continue
+        words = re.findall(r"[A-Za-z_]\w*", prefix)
+        if not words or words[-1] in _NOT_A_TYPE or words[0] in _NOT_A_TYPE:
+            continue
+        close = _matching_paren(src, m.end() - 1)
+        if close < 0:
+            continue
+        rest = src[close + 1:close + 400]
+        tail = re.match(r"\s*(?:(?:const|noexcept|override|final|throws\s+[\w.,\s]+?)\s*)*(?:->\s*[^{;]+?)?\s*(\{|=>)",
+                        rest)
+        if tail and (tail.group(1) == "{" or lang == "cs"):
+            out.append((line_start, m.end()))
+            if first_only:
+                break
+    return out
+
+
+def _matching_paren(src: str, open_idx: int) -> int:
+    depth, i = 0, open_idx
+    while i < len(src):
+        j = _skip(src, i)
+        if j != i:
+            i = j
+            continue
+        if src[i] == "(":
+            depth += 1
+        elif src[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    return _FENCE.findall(text)
+
+
+def split_answer(problem: dict, answer: str) -> tuple[str, str]:
+    """(style, code) of a model's answer to ``problem``: see the module's docstring."""
+    lang, prompt = problem["language"], problem.get("prompt", "")
+    name = entry_name(problem)
+    text = answer or ""
+    if not text.strip():
+        return "no_code", ""
+    stripped = prompt.strip()
+    if stripped and text.lstrip().startswith(stripped):  # the prompt echoed back, then the completion
+        rest = text.lstrip()[len(stripped):]
+        tail = prompt[len(prompt.rstrip()):]  # the prompt's own trailing newline(s) stand for the echo's
+        rest = rest[len(tail):] if rest.startswith(tail) else rest.lstrip("\n")
+        return ("completion", rest) if rest.strip() else ("no_code", "")
+    blocks = _blocks(text)
+    if blocks:
+        tags = _FENCE_TAGS.get(lang, set())
+        ordered = [b for b in blocks if b[0].lower() in tags] + [b for b in blocks if b[0].lower() not in tags]
+        for _, body in ordered:
+            if defines(body, lang, name):
+                return "whole", body
+        body = ordered[0][1]
+        if not body.strip():
+            return "no_code", ""
+        if name is None:  # nothing to tell by: a fenced answer is a program
+            return "whole", body
+        if stripped and body.lstrip().startswith(stripped):
+            return split_answer(problem, body)
+        return "completion", body
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if defines(text, lang, name) and first[:1] not in (" ", "\t"):
+        return "whole", _drop_leading_prose(text, lang, name)
+    return "completion", text
+
+
+_CODE_START = {
+    "py": r"(import|from|def|class|@|#|async|[A-Za-z_]\w*\s*=)", "cpp": r"(#|using|template|struct|class|typedef|//|/\*)",
+    "java": r"(import|package|class|public|final|abstract|//|/\*|@)", "cs": r"(using|namespace|class|public|static|//|/\*|\[)",
+    "js": r"(function|const|let|var|class|//|/\*|'use|\"use|import|require|module)",
+    "ts": r"(function|const|let|var|class|//|/\*|import|type|interface|export)", "php": r"(<\?php|function|//|#|/\*)",
+    "sh": r"(#|function|[A-Za-z_][\w-]*\s*\(\s*\))", "go": r"(package|import|func|//|type)",
+    "rs": r"(use|fn|//|struct|impl|#\[)", "prolog": r"(:-|%|[a-z]\w*\s*\()"}
+
+
+def _drop_leading_prose(text: str, lang: str, name: str | None) -> str:
+    """An unfenced whole program sometimes starts with a sentence: start at the first code line."""
+    spans = definition_spans(text, lang, name or "", first_only=True) if name else []
+    limit = spans[0][0] if spans else len(text)
+    pattern = re.compile(rf"^[ \t]*{_CODE_START.get(lang, '.')}", re.MULTILINE)
+    m = pattern.search(text, 0, limit + 1)
+    start = m.start() if m and m.start() <= limit else limit
+    return text[start:]
+
+
+def cut_at_stop_tokens(completion: str, stop_tokens: list[str]) -> str:
+    """MultiPL-E's rule: the completion ends at the first occurrence of any stop token."""
+    end = len(completion)
+    for tok in stop_tokens or ():
+        if tok:
+            i = completion.find(tok)
+            if 0 <= i < end:
+                end = i
+    return completion[:end]
+
+
+# -- assembling ------------------------------------------------------------------------------------
+
+def assemble(problem: dict, answer: str) -> Assembled:
+    """The program and tests (for ``Language.assemble``) of ``answer`` to ``problem``."""
+    lang = problem["language"]
+    style, code = split_answer(problem, answer)
+    if style == "no_code":
+        return Assembled("no_code", "", "", "")
+    tests = problem.get("tests", "")
+    if style == "completion":
+        code = cut_at_stop_tokens(code, list(problem.get("stop_tokens") or ()))
+        if not code.strip():
+            return Assembled("no_code", "", "", "")
+        prompt = problem.get("prompt", "")
+        if lang == "prolog":  # SWI-Prolog consults the program, then runs the tests' goals
+            return Assembled(style, prompt + code, tests, code)
+        return _single_file(lang, prompt + code + "\n" + tests, code, style)
+    build = _WHOLE.get(lang, _whole_generic)
+    return build(problem, code)
+
+
+def _single_file(lang: str, source: str, code: str, style: str) -> Assembled:
+    if lang == "go":  # the Go language wants its tests (func TestX) in the tests file
+        return Assembled(style, "", source, code)
+    return Assembled(style, source, "", code)
+
+
+def drop_leading_close(tests: str) -> str:
+    """The tests without the ``}`` that closes the prompt's open function (when they start with one)."""
+    s = tests.lstrip()
+    if s.startswith("}"):
+        return s[1:]
+    if s.startswith("end"):  # languages closing blocks with `end`
+        return s[3:]
+    return tests
+
+
+def remove_blocks(src: str, pattern: str) -> str:
+    """Remove every definition matching ``pattern`` (outside strings/comments) up to its body's
+    closing brace, from the start of its line."""
+    rx = re.compile(pattern, re.MULTILINE)
+    for _ in range(50):
+        hits = code_positions(src, rx)
+        if not hits:
+            return src
+        m = hits[-1]
+        start = src.rfind("\n", 0, m.start()) + 1
+        if src[start:m.start()].strip() and not re.fullmatch(r"[\w\s<>\[\],]*", src[start:m.start()]):
+            start = m.start()
+        brace = _next_code_char(src, m.end(), "{;")
+        if brace < 0 or src[brace] == ";":
+            return src
+        close = matching_brace(src, brace)
+        if close < 0:
+            return src
+        end = src.find("\n", close)
+        src = src[:start] + src[(len(src) if end < 0 else end + 1):]
+    return src
+
+
+def _next_code_char(src: str, i: int, chars: str) -> int:
+    while i < len(src):
+        j = _skip(src, i)
+        if j != i:
+            i = j
+            continue
+        if src[i] in chars:
+            return i
+        i += 1
+    return -1
+
+
+# C++ ------------------------------------------------------------------------------------------------
+
+_STD_UNQUALIFIED = re.compile(r"(?<![\w:])(vector|string|map|set|pair|unordered_map|unordered_set|tuple|optional|"
+                              r"cout|endl|stringstream|deque|queue|stack|priority_queue)\b(?!\s*\()")
+
+
+def _whole_cpp(problem: dict, code: str) -> Assembled:
+    body = remove_blocks(code, r"\b(?:int|void|auto|signed)\s+main\s*\(")
+    # the benchmark's assert()s must stay live: no NDEBUG, no redefined assert
+    body = re.sub(r"^[ \t]*#[ \t]*(?:define[ \t]+NDEBUG|undef[ \t]+assert|define[ \t]+assert)\b.*$", "", body,
+                  flags=re.MULTILINE)
+    head = header(problem)
+    if "using namespace std" not in body and code_positions(body, _STD_UNQUALIFIED):
+        head += "using namespace std;\n"
+    src = f"{head}\n{body}\n{drop_leading_close(problem.get('tests', ''))}"
+    return Assembled("whole", src, "", code)
+
+
+# Java and C# ---------------------------------------------------------------------------------------
+
+_CLASS_OPEN = re.compile(r"\b(?:class|struct|record)\s+(\w+)[^{;()]*\{")
+
+
+def _enclosing_class(src: str, pos: int) -> tuple[str, int, int] | None:
+    best = None
+    for m in code_positions(src, _CLASS_OPEN):
+        open_idx = m.end() - 1
+        close = matching_brace(src, open_idx)
+        if open_idx < pos < close and (best is None or open_idx > best[1]):
+            best = (m.group(1), open_idx, close)
+    return best
+
+
+def _params(signature: str) -> list[str]:
+    """Parameter names of a C-like signature ``... name(T1 a, Map<K, V> b) {``."""
+    open_idx = signature.find("(")
+    close = _matching_paren(signature, open_idx) if open_idx >= 0 else -1
+    if close < 0:
+        return []
+    inner, parts, depth, cur = signature[open_idx + 1:close], [], 0, ""
+    for c in inner:
+        if c in "<([{":
+            depth += 1
+        elif c in ">)]}":
+            depth -= 1
+        if c == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += c
+    parts.append(cur)
+    names = [re.findall(r"(\w+)\s*(?:=.*)?$", p.strip()) for p in parts if p.strip()]
+    return [n[0] for n in names if n]
+
+
+def _whole_managed(problem: dict, code: str) -> Assembled:
+    lang = problem["language"]
+    name = entry_name(problem) or ""
+    main = "main" if lang == "java" else "Main"
+    body = remove_blocks(code, rf"\bstatic\s+(?:[\w<>\[\]]+\s+)*?(?:void|int|Task(?:<int>)?)\s+{main}\s*\(")
+    tests = drop_leading_close(problem.get("tests", "")).rstrip()
+    if tests.endswith("}"):  # the tests end by closing the prompt's class: their methods go into the answer's
+        tests = tests[:-1]
+    spans = definition_spans(body, lang, name, first_only=True) if name else []
+    cls = _enclosing_class(body, spans[0][1]) if spans else None
+    decl = body[spans[0][0]:spans[0][1]] if spans else ""
+    if cls is not None and re.search(r"\bstatic\b", decl):
+        _, _, close = cls
+        src = f"{body[:close]}\n{tests}\n{body[close:]}"
+    elif spans and cls is None:  # methods without a class
+        src = f"class Problem {{\n{body}\n{tests}\n}}\n"
+    elif cls is not None:  # an instance method: a static wrapper with the prompt's signature calls it
+        prompt = problem.get("prompt", "")
+        sig = prompt[signature_start(prompt, lang):].strip().rstrip("{").rstrip()
+        if not re.search(r"\bstatic\b", sig):
+            sig = "public static " + sig
+        call = f"new {cls[0]}().{name}({', '.join(_params(sig))})"
+        ret = "" if re.search(rf"\bvoid\s+{re.escape(name)}\b", sig) else "return "
+        holder = "Problem" if not re.search(r"\b(?:class|struct|record)\s+Problem\b", body) else "OorlProblem"
+        src = f"{body}\n\nclass {holder} {{\n    {sig} {{ {ret}{call}; }}\n{tests}\n}}\n"
+    else:  # the function is not there: let the compiler say so
+        src = f"{body}\n\nclass Problem {{\n{tests}\n}}\n"
+    return Assembled("whole", header(problem) + "\n" + src, "", code)
+
+
+# Python --------------------------------------------------------------------------------------------
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return isinstance(test, ast.Compare) and any(
+        isinstance(x, ast.Name) and x.id == "__name__" for x in [test.left, *test.comparators])
+
+
+def _reads_input(node: ast.AST) -> bool:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "input":
+            return True
+        if isinstance(sub, ast.Attribute) and sub.attr == "stdin":
+            return True
+    return False
+
+
+def python_without_own_tests(code: str) -> str:
+    """The answer without its top-level test code: ``if __name__ == "__main__":`` blocks, asserts,
+    calls (``print(...)``, ``main()``, ``unittest.main()``; ``sys.*`` set-up calls stay), loops, and
+    statements that read standard input."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    lines = code.splitlines(keepends=True)
+    drop: set[int] = set()
+    for node in tree.body:
+        bad = (isinstance(node, ast.If) and _is_main_guard(node.test)) or isinstance(node, (ast.Assert, ast.For,
+                                                                                                ast.While, ast.Try))
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            f = node.value.func
+            bad = not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "sys")
+        if not bad and isinstance(node, (ast.Assign, ast.AnnAssign, ast.Expr)) and _reads_input(node):
+            bad = True
+        if bad:
+            drop.update(range(node.lineno - 1, (node.end_lineno or node.lineno)))
+    return "".join(ln for i, ln in enumerate(lines) if i not in drop)
+
+
+def _whole_python(problem: dict, code: str) -> Assembled:
+    name = entry_name(problem)
+    body = python_without_own_tests(code)
+    if name and not re.search(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b|^{re.escape(name)}[ \t]*=", body,
+                              re.MULTILINE):
+        m = re.search(rf"^[ \t]+def[ \t]+{re.escape(name)}\s*\(\s*self\b", body, re.MULTILINE)
+        cls = re.findall(r"^class[ \t]+(\w+)", body[:m.start()], re.MULTILINE) if m else []
+        if cls:  # a LeetCode-style class: the tests call a function
+            body += f"\n\ndef {name}(*args, **kwargs):\n    return {cls[-1]}().{name}(*args, **kwargs)\n"
+    src = f"{header(problem)}\n{body}\n\n{problem.get('tests', '')}"
+    return Assembled("whole", src, "", code)
+
+
+# JavaScript, TypeScript, PHP: top-level statements --------------------------------------------------
+
+_BLOCK_START = re.compile(r"(?:export\s+(?:default\s+)?)?(?:async\s+)?(?:function|class|if|for|foreach|while|do|"
+                          r"try|switch|namespace|interface|enum|abstract\s+class|final\s+class|trait)\b")
+_CONTINUES = ("else", "catch", "finally", "while")
+
+
+def top_level_statements(src: str, asi: bool = True) -> list[tuple[int, int]] | None:
+    """Spans of the top-level statements of C-like script code (JS/TS/PHP); None when unbalanced.
+    ``asi``: a line break can end a statement (JavaScript's automatic semicolons)."""
+    spans: list[tuple[int, int]] = []
+    depth, i, start, n = 0, 0, None, len(src)
+    while i < n:
+        j = _skip(src, i)
+        if j != i:
+            if start is None and not src.startswith(("/", "#"), i):
+                start = i
+            i = j
+            continue
+        c = src[i]
+        if start is None:
+            if c.isspace() or c == ";":
+                i += 1
+                continue
+            if c == "#" and not asi:  # PHP comment
+                k = src.find("\n", i)
+                i = n if k < 0 else k
+                continue
+            start = i
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+            if depth == 0 and c == "}" and _BLOCK_START.match(src, start):
+                nxt = re.match(r"\s*(\w+|\S)?", src[i + 1:])
+                word = nxt.group(1) if nxt else None
+                if word not in _CONTINUES and word not in (".", ",", ")", "(", ";"):
+                    spans.append((start, i + 1))
+                    start = None
+        elif c == ";" and depth == 0:
+            spans.append((start, i + 1))
+            start = None
+        elif c == "\n" and depth == 0 and asi and not _BLOCK_START.match(src, start):
+            before = src[start:i].rstrip()
+            after = src[i:].lstrip()
+            if before and not before.endswith(tuple(",=+-*/([{&|?:.!<>")) and \
+                    not after.startswith(tuple(".?:+-*/&|=,)]}")) and not re.match(r"(else|catch|finally)\b", after):
+                spans.append((start, i))
+                start = None
+        i += 1
+    if depth != 0:
+        return None
+    if start is not None and src[start:].strip():
+        spans.append((start, n))
+    return spans
+
+
+_DECL = re.compile(r"(?:export\s+(?:default\s+)?)?(?:declare\s+)?(?:async\s+)?(?:abstract\s+|final\s+)?"
+                   r"(function\b\s*\*?\s*&?\s*([\w$]+)?|class\s+([\w$]+)|(?:const|let|var)\s+([\w$]+)|"
+                   r"interface\s+(\w+)|type\s+(\w+)|enum\s+(\w+)|trait\s+(\w+)|namespace\b|use\b|"
+                   r"import\b(?:\s+\*\s+as\s+([\w$]+)|\s+([\w$]+))?)")
+
+
+def _declared(stmt: str) -> tuple[bool, set[str]]:
+    """(is a declaration, names it declares) of one top-level statement."""
+    m = _DECL.match(stmt)
+    if not m:
+        return False, set()
+    names = {g for g in m.groups()[1:] if g}
+    if stmt.startswith(("import", "const", "let", "var")) and "{" in stmt.split("=")[0]:
+        names |= set(re.findall(r"[\w$]+", stmt.split("=")[0].split("from")[0])) - {"import", "const", "let", "var"}
+    return True, names
+
+
+def _assignment(stmt: str) -> bool:
+    return bool(re.match(r"[\w$.\[\]'\"]+\s*(?:\+|-|\*|\.|\?\?)?=(?!=)", stmt))
+
+
+def script_without_own_tests(code: str, lang: str, reserved: set[str]) -> str:
+    """JS/TS/PHP: keep the answer's declarations and assignments, drop its top-level calls, control
+    flow and output (its own tests, its ``main``), ``module.exports``, and declarations of names the
+    benchmark's tests declare themselves (``assert``, ``test``, ``candidate``)."""
+    spans = top_level_statements(code, asi=lang != "php")
+    if spans is None:
+        return code
+    out, last = [], 0
+    for a, b in spans:
+        stmt = code[a:b].strip()
+        is_decl, names = _declared(stmt)
+        keep = (is_decl and not (names & reserved)) or (_assignment(stmt) and not stmt.startswith(
+            ("module.exports", "exports.")))
+        if lang == "php" and re.match(r"(declare|require|include)(_once)?\b", stmt):
+            keep = False
+        out.append(code[last:a])
+        if keep:
+            if lang == "js":
+                stmt_src = re.sub(r"^export\s+(?:default\s+)?(?=(?:async\s+)?(?:function|class|const|let|var)\b)", "",
+                                  code[a:b])
+                out.append(stmt_src)
+            else:
+                out.append(code[a:b])
+        last = b
+    out.append(code[last:])
+    return "".join(out)
+
+
+def _tests_names(tests: str, lang: str) -> set[str]:
+    spans = top_level_statements(tests, asi=lang != "php") or []
+    names: set[str] = set()
+    for a, b in spans:
+        names |= _declared(tests[a:b].strip())[1]
+    return names
+
+
+def _php_strip_tags(code: str) -> str:
+    code = re.sub(r"^\s*<\?(?:php)?", "", code, count=1)
+    return re.sub(r"\?>\s*$", "", code, count=1)
+
+
+def _whole_script(problem: dict, code: str) -> Assembled:
+    lang = problem["language"]
+    tests = problem.get("tests", "")
+    body = _php_strip_tags(code) if lang == "php" else code
+    body = script_without_own_tests(body, lang, _tests_names(tests, lang) - {entry_name(problem) or ""})
+    src = f"{header(problem)}\n{body}\n\n{tests}"
+    if lang == "php":
+        src = "<?php\n" + _php_strip_tags(src)
+    return Assembled("whole", src, "", code)
+
+
+# Bash -----------------------------------------------------------------------------------------------
+
+_SH_FUNC = re.compile(r"^\s*(?:function\s+)?[\w.:-]+\s*\(\s*\)\s*|^\s*function\s+[\w.:-]+\s*")
+_SH_KEEP = re.compile(r"^\s*(?:readonly|declare|typeset|export|shopt|[A-Za-z_]\w*(?:\[[^]]*\])?\+?=)")
+_SH_OPEN = {"if": "fi", "case": "esac", "for": "done", "while": "done", "until": "done", "select": "done"}
+
+
+def _sh_words(line: str) -> list[str]:
+    line = re.sub(r"'[^']*'|\"(?:\\.|[^\"\\])*\"", " ", line)
+    line = re.sub(r"(^|\s)#.*$", " ", line)
+    return re.findall(r"[\w]+|[{}()]", line)
+
+
+def bash_without_own_tests(code: str) -> str:
+    """The answer's functions, assignments and shell options; not its top-level commands (calls,
+    ``echo``, loops, ``exit``, ``main "$@"``, reads)."""
+    lines, out, i = code.splitlines(), [], 0
+    while i < len(lines):
+        line = lines[i]
+        s = line.strip()
+        j = i
+        while lines[j].rstrip().endswith("\\") and j + 1 < len(lines):
+            j += 1
+        if _SH_FUNC.match(line):
+            depth, seen = 0, False
+            k = i
+            while k < len(lines):
+                for w in _sh_words(lines[k]):
+                    if w in ("{", "("):
+                        depth, seen = depth + 1, True
+                    elif w in ("}", ")"):
+                        depth -= 1
+                k += 1
+                if seen and depth <= 0:
+                    break
+            out.extend(lines[i:k])
+            i = k
+            continue
+        if not s or s.startswith("#"):
+            out.append(line)
+        elif _SH_KEEP.match(line) and "read " not in line:
+            out.extend(lines[i:j + 1])
+        else:  # a command, maybe compound: skip to its end
+            words = _sh_words(" ".join(lines[i:j + 1]))
+            first = words[0] if words else ""
+            if first in _SH_OPEN or first == "{":
+                depth, k = 0, i
+                while k < len(lines):
+                    for w in _sh_words(lines[k]):
+                        if w in _SH_OPEN or w == "{":
+                            depth += 1
+                        elif w in ("fi", "esac", "done", "}"):
+                            depth -= 1
+                    k += 1
+                    if depth <= 0:
+                        break
+                j = k - 1
+            heredoc = re.search(r"<<-?\s*['\"]?(\w+)", " ".join(lines[i:j + 1]))
+            if heredoc:
+                k = j + 1
+                while k < len(lines) and lines[k].strip() != heredoc.group(1):
+                    k += 1
+                j = k
+        i = j + 1
+    return "\n".join(out) + "\n"
+
+
+def _whole_bash(problem: dict, code: str) -> Assembled:
+    body = bash_without_own_tests(code)
+    src = f"{header(problem)}\n{body}\n{drop_leading_close(problem.get('tests', ''))}"
+    return Assembled("whole", src, "", code)
+
+
+# Go, Rust, Prolog ---------------------------------------------------------------------------------------
+
+_GO_IMPORTS = re.compile(r'^import\s*\(\s*\n?(.*?)\)\s*$|^import\s+((?:[\w.]+\s+)?"[^"]+")\s*$', re.MULTILINE | re.DOTALL)
+
+
+def _go_split(src: str) -> tuple[list[tuple[str, str]], str]:
+    specs: list[tuple[str, str]] = []
+    for m in _GO_IMPORTS.finditer(src):
+        for spec in re.findall(r'((?:[\w.]+\s+)?"[^"]+")', m.group(1) or m.group(2) or ""):
+            alias, _, path = spec.rpartition(" ")
+            specs.append((alias.strip(), path.strip().strip('"')))
+    rest = _GO_IMPORTS.sub("", src)
+    rest = re.sub(r"^\s*package\s+\w+\s*;?\s*$", "", rest, count=1, flags=re.MULTILINE)
+    return specs, rest
+
+
+def _whole_go(problem: dict, code: str) -> Assembled:
+    h_specs, h_rest = _go_split(header(problem))
+    c_specs, c_rest = _go_split(code)
+    c_rest = remove_blocks(c_rest, r"^func\s+main\s*\(\s*\)")
+    src = f"{h_rest}\n{c_rest}\n{drop_leading_close(problem.get('tests', ''))}"
+    seen, keep = set(), []
+    for alias, path in h_specs + c_specs:
+        if path in seen:
+            continue
+        seen.add(path)
+        ref = alias or path.split("/")[-1]
+        if alias in ("_", ".") or re.search(rf"(?<![\w.]){re.escape(ref)}\.", src):
+            keep.append(f'\t{alias + " " if alias else ""}"{path}"\n')
+    imports = ("import (\n" + "".join(keep) + ")\n") if keep else ""
+    return Assembled("whole", "", f"package main\n\n{imports}{src}", code)
+
+
+def _whole_rust(problem: dict, code: str) -> Assembled:
+    body = remove_blocks(code, r"\bfn\s+main\s*\(\s*\)")
+    head = "".join(ln + "\n" for ln in header(problem).splitlines() if ln.strip() not in body)
+    src = f"{head}\n{body}\n{drop_leading_close(problem.get('tests', ''))}"
+    return Assembled("whole", src, "", code)
+
+
+def _whole_prolog(problem: dict, code: str) -> Assembled:
+    body = re.sub(r"^:-\s*initialization\b.*?\.\s*$", "", code, flags=re.MULTILINE)
+    return Assembled("whole", header(problem) + "\n" + body, problem.get("tests", ""), code)
+
+
+def _whole_generic(problem: dict, code: str) -> Assembled:
+    return Assembled("whole", f"{header(problem)}\n{code}\n{problem.get('tests', '')}", "", code)
+
+
+_WHOLE = {"py": _whole_python, "cpp": _whole_cpp, "java": _whole_managed, "cs": _whole_managed,
+          "js": _whole_script, "ts": _whole_script, "php": _whole_script, "sh": _whole_bash, "go": _whole_go,
+          "rs": _whole_rust, "prolog": _whole_prolog}
