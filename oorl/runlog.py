@@ -64,7 +64,7 @@ class MetricsLog:
             if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
                 self.tb.add_scalar(k, v, step)
         self.tb.flush()
-        acc = metrics.get("eval/accuracy", metrics.get("eval/reward_mean"))
+        acc = metrics.get("eval/reward_mean", metrics.get("eval/accuracy"))
         ev = f"  eval {acc:.3f}" if isinstance(acc, (int, float)) else ""
         if "reward_mean" not in metrics:  # an eval-only row (before training)
             self.message(f"step {step}:{ev or '  eval done'}")

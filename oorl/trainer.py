@@ -33,7 +33,7 @@ from oorl.plots import plot_run
 from oorl.reward.pool import RewardPool
 from oorl.rollout.group import RolloutGroup
 from oorl.runlog import MetricsLog, prepare_run_dir
-from oorl.types import Sample, groups_of
+from oorl.types import Sample
 from oorl.weight_sync import WeightSync, plan_sync
 from oorl.weight_sync.probe import Probe
 
@@ -45,6 +45,30 @@ class TrainingError(RuntimeError):
 def latest_checkpoint(run_dir: Path) -> Path | None:
     done = [p for p in (run_dir / "checkpoints").glob("step_*") if (p / "trainer_state.json").exists()]
     return max(done, key=lambda p: int(p.name.split("_")[1]), default=None)
+
+
+def assign_advantages(samples: list[Sample], estimator: str, kwargs: dict) -> None:
+    """Advantages from the judged samples only. A sample that could not be judged (the jail failed)
+    is left out of its group's statistics and of the loss (advantage 0, masked), and its group is
+    kept: dropping the group would also throw away the answers that were judged, and a group's
+    baseline from its other samples is still an unbiased one."""
+    judged = [s for s in samples if s.ok]
+    if not judged:
+        return
+    rewards = torch.tensor([s.reward for s in judged], dtype=torch.float32)
+    groups = torch.tensor([s.group for s in judged], dtype=torch.long)
+    for s, a in zip(judged, compute_advantages(estimator, rewards, groups, **kwargs).tolist()):
+        s.advantage = a
+
+
+def check_infra(step: int, samples: list[Sample], limit: float) -> int:
+    """The number of samples that could not be judged; over ``limit`` (a share) the run stops."""
+    bad = [s for s in samples if not s.ok]
+    if len(bad) > limit * len(samples):
+        raise TrainingError(
+            f"step {step}: {len(bad)} of {len(samples)} samples could not be judged (> reward.max_infra_error_share="
+            f"{limit}); first: {bad[0].detail}; check the reward workers with `oorl doctor`")
+    return len(bad)
 
 
 @contextmanager
@@ -91,7 +115,7 @@ class Trainer:
         self.learners = LearnerGroup(roles.learners, self.pad_id)
         self.learners.ping()
         self.weights = WeightSync(roles.learners, roles.rollouts,
-                                  plan_sync(cfg, roles.use_gpu, roles.master_addr, roles.master_port + 1))
+                                  plan_sync(cfg, roles.use_gpu, roles.master_addr, (roles.master_port,)))
         self.step = 0
         if self.resume_from is not None:
             self.learners.load(str(self.resume_from))
@@ -114,27 +138,6 @@ class Trainer:
         return [Sample(self.prompt_ids[t], group=g, task=t, seed=sample_seed(self.cfg.seed, step, g * n + j))
                 for g, t in enumerate(self.sampler.indices(step)) for j in range(n)]
 
-    def assign_advantages(self, samples: list[Sample]) -> None:
-        """Advantages from the judged samples only: a sample that could not be judged is left out of
-        its group's statistics and of the loss (advantage 0, masked), its group kept."""
-        judged = [s for s in samples if s.ok]
-        if not judged:
-            return
-        rewards = torch.tensor([s.reward for s in judged], dtype=torch.float32)
-        groups = torch.tensor([s.group for s in judged], dtype=torch.long)
-        adv = compute_advantages(self.cfg.algo.advantage, rewards, groups, **self._advantage_kwargs())
-        for s, a in zip(judged, adv.tolist()):
-            s.advantage = a
-
-    def check_infra(self, step: int, samples: list[Sample]) -> int:
-        bad = [s for s in samples if not s.ok]
-        limit = self.cfg.reward.max_infra_error_share
-        if len(bad) > limit * len(samples):
-            raise TrainingError(
-                f"step {step}: {len(bad)} of {len(samples)} samples could not be judged (> reward.max_infra_error_share="
-                f"{limit}); first: {bad[0].detail}; check the reward workers with `oorl doctor`")
-        return len(bad)
-
     def train_step(self, step: int) -> dict:
         cfg, t = self.cfg, {}
         t_step = time.perf_counter()
@@ -144,8 +147,8 @@ class Trainer:
                                    weight_version=step - 1)
         with timed(t, "reward"):
             self.rewards.score(samples, self.tasks, self.prompt_texts)
-        infra = self.check_infra(step, samples)
-        self.assign_advantages(samples)
+        infra = check_infra(step, samples, cfg.reward.max_infra_error_share)
+        assign_advantages(samples, cfg.algo.advantage, self._advantage_kwargs())
         batch = build_batch([s.prompt_ids for s in samples], [s.response_ids or [self.tokenizer.eos_token_id] for s in samples],
                             [s.advantage for s in samples], self.pad_id, keep=[s.ok for s in samples])
         sleep = self.use_gpu and cfg.placement.mode == "colocate" and cfg.rollout.sleep_when_idle
@@ -221,8 +224,9 @@ class Trainer:
             prompt = task.get("prompt")
             if isinstance(prompt, list):  # chat messages: the last user turn is the question
                 prompt = next((m["content"] for m in reversed(prompt) if m.get("role") == "user"), "")
-            out.append({"step": step, "task_id": task.get("id"), "prompt": prompt, "completion": s.text,
-                        "reward": s.reward, "advantage": s.advantage, "status": s.status.value, "rewards": s.rewards})
+            out.append({"step": step, "task_id": task.get("id"), "group": s.group, "engine": s.engine,
+                        "reward_worker": s.reward_worker, "prompt": prompt, "completion": s.text, "reward": s.reward,
+                        "advantage": s.advantage, "status": s.status.value, "rewards": s.rewards})
         return out
 
     # ------------------------------------------------------------------ the loop

@@ -39,6 +39,8 @@ class Sample:
     text: str = ""
     finish_reason: str | None = None
     weight_version: int = 0   # the learner step whose weights generated it
+    engine: int = -1          # the rollout engine that generated it
+    reward_worker: int = -1   # the reward worker that judged it
     rewards: dict[str, float] = field(default_factory=dict)  # per reward function (raw values)
     reward: float = 0.0       # the weighted sum
     status: SampleStatus = SampleStatus.OK

@@ -75,14 +75,7 @@ class Judge:
                         self._cache[req] = res
                 while len(self._cache) > self.limits.cache_entries:
                     self._cache.popitem(last=False)
-            c = self._counts
-            c["batches"] += 1
-            c["requests"] += len(requests)
-            c["unique"] += len(unique)
-            c["executed"] += len(todo)
-            c["cache_hits"] += hits
-            c["dedup_saved"] += len(requests) - len(unique)
-            self._times["batch_s"] += time.monotonic() - t0
+        self.record_batch(len(requests), len(unique), len(todo), hits, time.monotonic() - t0)
         out = []
         for r in requests:
             res = unique[r]
@@ -92,6 +85,25 @@ class Judge:
             out.append(res)
         return out
 
+    def record_batch(self, requests: int, unique: int, executed: int, cache_hits: int, seconds: float) -> None:
+        """Count a batch (also for runs made outside :meth:`judge`, such as the Prolog answer checks)."""
+        with self._lock:
+            c = self._counts
+            c["batches"] += 1
+            c["requests"] += requests
+            c["unique"] += unique
+            c["executed"] += executed
+            c["cache_hits"] += cache_hits
+            c["dedup_saved"] += requests - unique
+            self._times["batch_s"] += seconds
+
+    def record_run(self, language: str, verdict: str, wall_s: float) -> None:
+        """Count one executed program by language and verdict."""
+        with self._lock:
+            self._counts[f"{language}/{verdict}"] += 1
+            self._counts[f"{language}/total"] += 1
+            self._times[f"{language}/wall_s"] += wall_s
+
     def judge_one(self, request: JudgeRequest) -> RunResult:
         return self.judge([request])[0]
 
@@ -100,15 +112,12 @@ class Judge:
             res = self.executor.run(build_program(req))
         except Exception as e:  # a bug or a broken toolchain must not kill the batch
             res = RunResult(Verdict.SANDBOX_ERROR, req.language, detail=f"{type(e).__name__}: {e}")
+        self.record_run(res.language, res.status.value, res.wall_s)
         with self._lock:
-            lang, v = res.language, res.status.value
-            self._counts[f"{lang}/{v}"] += 1
-            self._counts[f"{lang}/total"] += 1
-            self._times[f"{lang}/wall_s"] += res.wall_s
             if res.compile is not None:
-                self._times[f"{lang}/compile_s"] += res.compile.wall_s
+                self._times[f"{res.language}/compile_s"] += res.compile.wall_s
             if res.run is not None:
-                self._times[f"{lang}/run_s"] += res.run.wall_s
+                self._times[f"{res.language}/run_s"] += res.run.wall_s
         return res
 
     # -- metrics ----------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
 """
 
 _lock = threading.Lock()
-_built: dict[str, str | None] = {}
+_built: dict[tuple[str, str], str | None] = {}  # (source hash, cache dir) -> launcher path
 
 
 def _safe(path: Path) -> bool:
@@ -81,10 +81,11 @@ def _safe(path: Path) -> bool:
 def build_launcher(cache: Path) -> str | None:
     """Path of the compiled launcher (built on first use), or None when it cannot be built safely."""
     key = hashlib.sha256(SOURCE.encode()).hexdigest()[:12]
+    slot = (key, str(cache))  # per cache dir: a judge with another cache_dir must not use this one's
     with _lock:
-        if key in _built:
-            return _built[key]
-        _built[key] = None
+        if slot in _built and (_built[slot] is None or Path(_built[slot]).exists()):
+            return _built[slot]
+        _built[slot] = None
         cc = shutil.which("gcc") or shutil.which("cc")
         d = cache / f"launcher-{key}"
         exe = d / "oorl-launch"
@@ -103,7 +104,7 @@ def build_launcher(cache: Path) -> str | None:
                     tmp.chmod(0o755)
                     tmp.replace(exe)
             if exe.exists() and _safe(exe):
-                _built[key] = str(exe)
+                _built[slot] = str(exe)
         except OSError:
             pass
-        return _built[key]
+        return _built[slot]

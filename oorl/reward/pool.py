@@ -45,6 +45,8 @@ class RewardPool:
         calls, parts = [], []
         for w, share in enumerate(shares):
             part = [s for gi in share for s in groups[gi]]
+            for s in part:
+                s.reward_worker = w
             if part:
                 calls.append((w, ([prompt_texts[s.task] for s in part], [s.text for s in part],
                                   self._columns([tasks[s.task] for s in part]))))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -113,9 +114,11 @@ def run_programs(pairs: Sequence[tuple[str, str]], *, max_workers: int | None = 
     from oorl.reward.judge import get_judge
     from oorl.reward.prolog import PrologResult, run_prolog  # the sandboxed executor
 
+    t0 = time.monotonic()
     unique = list(dict.fromkeys(pairs))
     executor = _executor_for(limits)
-    workers = max(1, min(len(unique), max_workers or get_judge().threads))
+    judge = get_judge()
+    workers = max(1, min(len(unique), max_workers or judge.threads))
 
     def one(pair):
         try:
@@ -128,6 +131,9 @@ def run_programs(pairs: Sequence[tuple[str, str]], *, max_workers: int | None = 
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prolog-check") as pool:
             results = list(pool.map(one, unique))
+    for r in results:  # the judge's metrics count Prolog runs like any other language's
+        judge.record_run("prolog", r.status, r.wall_s)
+    judge.record_batch(len(pairs), len(unique), len(unique), 0, time.monotonic() - t0)
     by_pair = dict(zip(unique, results))
     return [by_pair[p] for p in pairs]
 

@@ -28,6 +28,8 @@ class RolloutGroup:
         calls, parts = [], []
         for e, items in enumerate(shares):
             part = [s for gi in items for s in groups[gi]]
+            for s in part:
+                s.engine = e
             if part:
                 payload = share({"prompts": [s.prompt_ids for s in part], "seeds": [s.seed for s in part]})
                 calls.append((e, (payload, max_new_tokens, temperature, top_p)))

@@ -3,17 +3,14 @@ size, the rendezvous address and port, and the size of the transfer group.
 
 Backends (chosen by ``weight_sync.backend``; ``auto`` picks by placement):
 
-==========  ===========  =================================================================
-config      vLLM name    what
-==========  ===========  =================================================================
-``cpu``     ``oorl_cpu`` OORL's engine pair (:mod:`oorl.weight_sync.cpu`): Ray object store
-``nccl``    ``nccl``     vLLM's NCCL broadcast engine (split placement: separate GPUs)
-``cuda_ipc`` ``ipc``     vLLM's CUDA-IPC engine (colocated: handles instead of copies)
-==========  ===========  =================================================================
+* ``cpu`` (vLLM name ``oorl_cpu``): OORL's engine pair (:mod:`oorl.weight_sync.cpu`), Ray's object store;
+* ``nccl``: vLLM's NCCL broadcast engine (split placement: learner and engines on separate GPUs);
+* ``cuda_ipc`` (``ipc``): vLLM's CUDA-IPC engine (colocated: handles instead of copies).
 """
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 import torch
@@ -46,13 +43,23 @@ class SyncPlan:
     world_size: int       # the NCCL group: the sender plus every engine GPU
 
 
-def plan_sync(cfg, use_gpu: bool, master_address: str, port: int) -> SyncPlan:
-    """The plan for ``cfg`` (an ``oorl.config.Config``): ``port`` is a free port on the learner's
-    node, distinct from the learners' own process-group port."""
+def free_port(avoid: tuple[int, ...] = ()) -> int:
+    """A TCP port free on this node now (the kernel's choice), other than ``avoid``."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("", 0))
+            port = s.getsockname()[1]
+        if port not in avoid:
+            return port
+
+
+def plan_sync(cfg, use_gpu: bool, master_address: str, avoid_ports: tuple[int, ...] = ()) -> SyncPlan:
+    """The plan for ``cfg`` (an ``oorl.config.Config``). Only NCCL rendezvouses, on a port of its own
+    (not one of ``avoid_ports``, e.g. the learners' process-group port) at ``master_address``."""
     ws, rc = cfg.weight_sync, cfg.rollout
-    return SyncPlan(backend=resolve_backend(ws.backend, cfg.placement.mode, use_gpu),
-                    bucket_bytes=int(ws.bucket_mb * 2**20), dtype=cfg.model.dtype,
-                    master_address=master_address, master_port=port,
+    backend = resolve_backend(ws.backend, cfg.placement.mode, use_gpu)
+    return SyncPlan(backend=backend, bucket_bytes=int(ws.bucket_mb * 2**20), dtype=cfg.model.dtype,
+                    master_address=master_address, master_port=free_port(avoid_ports) if backend == "nccl" else 0,
                     world_size=1 + rc.num_engines * rc.tensor_parallel_size)
 
 

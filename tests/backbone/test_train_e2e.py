@@ -76,8 +76,11 @@ if __name__ == "__main__":
 
 
 def test_resume_is_exact(tmp_path, model_cache):
+    """Two engines and two reward workers: exact resume, and every GRPO group stays on one engine and
+    one reward worker (the judge's dedup and vLLM's prefix cache see whole groups)."""
     common = ["--config", "configs/smoke-cpu.yaml", f"model.cache_dir={model_cache}", "trainer.steps=6",
-              "trainer.save_every=3", "seed=7"]
+              "trainer.save_every=3", "seed=7", "rollout.num_engines=2", "reward.num_workers=2",
+              "trainer.log_samples=64"]
     full, part = tmp_path / "full", tmp_path / "part"
     r = run_oorl("train", *common, "--output-dir", str(full))
     assert r.returncode == 0, r.stderr[-3000:]
@@ -92,6 +95,15 @@ def test_resume_is_exact(tmp_path, model_cache):
     for x, y in zip(a, b):
         assert x["reward_mean"] == y["reward_mean"], (x["step"], x["reward_mean"], y["reward_mean"])
         assert abs(x["loss"] - y["loss"]) <= 1e-5, (x["step"], x["loss"], y["loss"])
+    samples = [json.loads(ln) for ln in (full / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 6 * 64
+    for step in range(1, 7):
+        rows = [s for s in samples if s["step"] == step]
+        by_group = {}
+        for s in rows:
+            by_group.setdefault(s["group"], set()).add((s["engine"], s["reward_worker"]))
+        assert len(by_group) == 8 and all(len(v) == 1 for v in by_group.values()), by_group
+        assert {s["engine"] for s in rows} == {0, 1} and {s["reward_worker"] for s in rows} == {0, 1}
 
 
 def test_logprob_mismatch_stops_the_run(tmp_path, model_cache):
@@ -106,11 +118,12 @@ def test_eval_command_on_a_checkpoint(smoke_run, tmp_path):
     last = max((out / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
     r = run_oorl("eval", "--config", "configs/smoke-cpu.yaml", "--model", str(last), "--samples", "2",
                  "--output-dir", str(tmp_path / "ev"), "data.eval={name: smoke_letters, split: eval, kwargs: {size: 16}}",
-                 timeout=600)
+                 "reward.sandbox.wall_s=7", timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert report["tasks"] == 16 and report["samples"] == 2
     assert 0.0 <= report["metrics"]["reward_mean"] <= 1.0 and report["scorer"] == "reward"
+    assert report["sandbox"]["wall_s"] == 7  # the judge that scored it has the config's jail limits
     assert (tmp_path / "ev" / "eval.md").exists()
 
 
