@@ -10,7 +10,7 @@ From per-task lists of outcomes (anything with ``.correct`` and ``.kind``, first
   (2021) averaged over tasks with at least j samples;
 * ``sample_accuracy``: the share of all samples that are correct;
 * ``failures``: counts of each failure kind over all samples (the scorer names its kinds);
-* ``by_<column>``: tasks, first-sample accuracy and pass@1 for each value of a breakdown column
+* ``by_<column>``: tasks, first-sample accuracy and pass@j for each value of a breakdown column
   (``language``, ``difficulty``...).
 
 :func:`metrics_for_log` flattens the numbers to ``eval/<name>`` keys for ``metrics.jsonl``.
@@ -75,10 +75,7 @@ def summarize(rows: Sequence[Sequence[Any]], tasks: Sequence[dict] | None = None
         lo, hi = wilson_interval(count, n)
         m[name], m[f"{name}_ci_low"], m[f"{name}_ci_high"] = count / n, lo, hi
     m["sample_accuracy"] = sum(c.correct for c in samples) / len(samples)
-    for j in (ks or default_ks(k)):
-        usable = [r for r in rows if len(r) >= j]
-        if usable:
-            m[f"pass@{j}"] = sum(pass_at_k(len(r), sum(c.correct for c in r), j) for r in usable) / len(usable)
+    m.update(_pass_at(rows, ks or default_ks(k)))
     counts = Counter(c.kind for c in samples if not c.correct)
     m["failures"] = {kind: counts.get(kind, 0) for kind in failure_kinds}
     m["failures"].update({kind: v for kind, v in sorted(counts.items()) if kind not in m["failures"]})
@@ -89,9 +86,19 @@ def summarize(rows: Sequence[Sequence[Any]], tasks: Sequence[dict] | None = None
                 groups[str(t[col])].append(r)
         if groups:
             m[f"by_{col}"] = {g: {"tasks": len(v), "accuracy": sum(r[0].correct for r in v) / len(v),
-                                  "pass@1": sum(sum(c.correct for c in r) / len(r) for r in v) / len(v)}
+                                  **_pass_at(v, ks or default_ks(min(len(r) for r in v)))}
                               for g, v in sorted(groups.items())}
     return m
+
+
+def _pass_at(rows: list[list], ks: Sequence[int]) -> dict[str, float]:
+    """Unbiased pass@j averaged over the rows with at least j samples (pass@1 = mean sample accuracy)."""
+    out = {}
+    for j in ks:
+        usable = [r for r in rows if len(r) >= j]
+        if usable:
+            out[f"pass@{j}"] = sum(pass_at_k(len(r), sum(c.correct for c in r), j) for r in usable) / len(usable)
+    return out
 
 
 def metrics_for_log(metrics: dict[str, Any], prefix: str = "eval/") -> dict[str, float]:

@@ -68,10 +68,14 @@ def to_markdown(metrics: dict[str, Any], title: str = "Evaluation") -> str:
     for kind, count in metrics["failures"].items():
         lines.append(f"| {kind} | {count} | {_pct(count / total)} |")
     for key, groups in metrics.items():
-        if key.startswith("by_") and isinstance(groups, dict):
-            lines += ["", f"| {key[3:]} | tasks | first-sample accuracy | pass@1 |", "|---|---|---|---|"]
-            lines += [f"| {g} | {v['tasks']} | {_pct(v['accuracy'])} | {_pct(v['pass@1'])} |"
-                      for g, v in groups.items()]
+        if key.startswith("by_") and isinstance(groups, dict) and groups:
+            passes = sorted({p for v in groups.values() for p in v if p.startswith("pass@")}, key=lambda s: int(s[5:]))
+            lines += ["", f"| {key[3:]} | tasks | first-sample accuracy | " + " | ".join(passes) + " |",
+                      "|---" * (3 + len(passes)) + "|"]
+            lines += [f"| {g} | {v['tasks']} | {_pct(v['accuracy'])} | "
+                      + " | ".join(_pct(v[p]) if p in v else "" for p in passes) + " |" for g, v in groups.items()]
+    if "average_pass@1" in metrics:
+        lines += ["", f"Average pass@1 over languages: {_pct(metrics['average_pass@1'])}"]
     return "\n".join(lines) + "\n"
 
 

@@ -51,7 +51,7 @@ class Scorer:
         return m
 
 
-SCORERS: Registry[type[Scorer]] = Registry("eval scorer", ("oorl.eval.scorers", "oorl.eval.prolog"))
+SCORERS: Registry[type[Scorer]] = Registry("eval scorer", ("oorl.eval.scorers", "oorl.eval.prolog", "oorl.eval.multipl_e"))
 
 
 def make_scorer(name: str, **options: Any) -> Scorer:

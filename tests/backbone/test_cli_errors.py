@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.conftest import run_oorl
+from tests.conftest import SHARED, run_oorl
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -44,3 +44,24 @@ def test_output_dir_that_is_a_file(tmp_path):
     r = run_oorl("train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(f / "run"), timeout=120)
     assert r.returncode == 2, r.stderr[-2000:]
     assert "cannot be written" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_eval_scorer_and_option(tmp_path, model_cache):
+    ev = "data.eval={name: smoke_letters, split: eval}"
+    r = run_oorl("train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(tmp_path / "r1"), ev,
+                 "trainer.eval_scorer=no_such_scorer", timeout=300)
+    assert r.returncode == 2 and "unknown eval scorer 'no_such_scorer'" in r.stderr and "Traceback" not in r.stderr
+    r = run_oorl("eval", "--config", "configs/smoke-cpu.yaml", "--model", "tiny", ev, f"model.cache_dir={model_cache}",
+                 "trainer.eval_scorer=prolog", "trainer.eval_scorer_kwargs={abs_tl: 1}", timeout=300)
+    assert r.returncode == 2 and "eval scorer 'prolog'" in r.stderr and "abs_tl" in r.stderr
+
+
+def test_data_show_and_multipl_e_is_never_training_data(tmp_path):
+    r = run_oorl("data", "show", "--config", "configs/smoke-cpu.yaml", "--show", "2", timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("256 tasks") and r.stdout.count("smoke-train-") == 2
+    if not (SHARED / "data" / "multipl-e").is_dir():
+        pytest.skip("no MultiPL-E directory beside the project")
+    r = run_oorl("data", "show", "--config", "configs/smoke-cpu.yaml", "data.train.name=null",
+                 "data.train.path=../shared/data/multipl-e", "data.train.format=multipl_e", "data.train.kwargs={}",
+                 timeout=120)
+    assert r.returncode == 2 and "evaluation-only" in r.stderr and "Traceback" not in r.stderr

@@ -59,9 +59,10 @@ def test_summarize_by_hand():
     assert m["pass@4"] == pytest.approx(0.75)
     assert m["failures"] == {"wrong_answer": 2, "no_answer": 1, "syntax_error": 2, "runtime_error": 1,
                              "timeout": 1, "infra_error": 1}
-    assert m["by_difficulty"] == {"0": {"tasks": 2, "accuracy": 0.5, "pass@1": pytest.approx(0.5)},
-                                  "1": {"tasks": 2, "accuracy": 0.5, "pass@1": pytest.approx(0.5)}}
-    assert m["by_template"] == {"ages": {"tasks": 1, "accuracy": 1.0, "pass@1": 1.0}}
+    assert m["by_difficulty"]["0"] == {"tasks": 2, "accuracy": 0.5, "pass@1": pytest.approx(0.5),
+                                       "pass@2": pytest.approx((1 - 0 + 1 - 3 / 6) / 2), "pass@4": 1.0}
+    assert m["by_difficulty"]["1"]["pass@1"] == pytest.approx(0.5) and m["by_difficulty"]["1"]["pass@4"] == 0.5
+    assert m["by_template"] == {"ages": {"tasks": 1, "accuracy": 1.0, "pass@1": 1.0, "pass@2": 1.0, "pass@4": 1.0}}
     assert m["accuracy_ci_low"] < 0.5 < m["accuracy_ci_high"]
     flat = metrics_for_log(m)
     assert flat["eval/accuracy"] == 0.5 and flat["eval/failures/timeout"] == 1.0
