@@ -51,3 +51,23 @@ def load_tasks(name: str | None = None, path: str | None = None, format: str | N
             raise UserError(f"dataset {path or name!r}: row {i} has no 'prompt'")
         t.setdefault("id", f"{name or Path(path).stem}-{split}-{i}")
     return tasks[:limit] if limit else tasks
+
+
+@register_dataset("mixture")
+def mixture(split: str = "train", parts: list[dict] | None = None) -> list[Task]:
+    """Several datasets as one (``kwargs: {parts: [{name: ..., kwargs: {...}}, {path: ..., format: ...}]}``),
+    in order; each part may set its own ``split`` and ``limit``. Task ids are prefixed by the part's
+    index so they stay unique."""
+    if not parts:
+        raise UserError("dataset 'mixture' needs kwargs.parts: a list of {name|path, format, split, limit, kwargs}")
+    out: list[Task] = []
+    for i, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise UserError(f"dataset 'mixture': parts[{i}] must be a mapping, not {type(part).__name__}")
+        extra = set(part) - {"name", "path", "format", "split", "limit", "kwargs"}
+        if extra:
+            raise UserError(f"dataset 'mixture': parts[{i}] has unknown key {sorted(extra)[0]!r}")
+        tasks = load_tasks(part.get("name"), part.get("path"), part.get("format"), part.get("split", split),
+                           part.get("limit"), **part.get("kwargs", {}))
+        out += [{**t, "id": f"{i}:{t['id']}"} for t in tasks]
+    return out
