@@ -2,6 +2,7 @@
 
   oorl sandbox run --language LANG FILE [--tests FILE] [--timeout S] [--json]
   oorl judge --humaneval-x DIR [--samples FILE.jsonl] [--languages ...] [--json OUT]
+  oorl judge --multipl-e DIR [--samples FILE.jsonl] [--languages ...] [--benchmark B] [--json OUT] [--per-sample OUT]
   oorl doctor
 
 ``sandbox run`` exits 0 when the program passed, 1 otherwise (2 for bad input).
@@ -96,16 +97,35 @@ def sandbox_run(
 
 
 def judge_command(
-    humaneval_x: Path = typer.Option(..., "--humaneval-x", help="directory with humaneval_<lang>.jsonl[.gz]"),
-    samples: Optional[Path] = typer.Option(None, "--samples", help="JSONL of task_id + completion "
-                                           "(default: the dataset's canonical solutions)"),
+    humaneval_x: Optional[Path] = typer.Option(None, "--humaneval-x", help="directory with humaneval_<lang>.jsonl[.gz]"),
+    multipl_e: Optional[Path] = typer.Option(None, "--multipl-e", help="directory with MultiPL-E's "
+                                             "<benchmark>-<language>.jsonl[.gz] (evaluation only)"),
+    samples: Optional[Path] = typer.Option(None, "--samples", help="JSONL of task_id + completion (HumanEval-X), "
+                                           "name + language + completion (MultiPL-E); default: the canonical "
+                                           "solutions the data has"),
     languages: Optional[List[str]] = typer.Option(None, "--languages", help="subset, e.g. cpp,go (repeatable)"),
+    benchmark: Optional[str] = typer.Option(None, "--benchmark", help="MultiPL-E: humaneval or mbpp (default: all "
+                                            "the directory has)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the full report here"),
+    per_sample: Optional[Path] = typer.Option(None, "--per-sample", help="MultiPL-E: write one JSON line per sample "
+                                              "(name, language, passed, status) here"),
     limit: Optional[int] = typer.Option(None, "--limit", help="only the first N problems per language"),
     threads: Optional[int] = typer.Option(None, "--threads", help="programs judged at once (default: CPUs)"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="run limit in seconds"),
 ) -> None:
-    """Judge HumanEval-X samples (or its canonical solutions) and print a pass table per language."""
+    """Judge HumanEval-X or MultiPL-E samples (or canonical solutions) and print a pass table per language."""
+    if (humaneval_x is None) == (multipl_e is None):
+        raise UserError("judge: give one of --humaneval-x DIR or --multipl-e DIR")
+    if multipl_e is not None:
+        return _judge_multipl_e(multipl_e, samples, languages, benchmark, json_out, per_sample, limit, threads, timeout)
+    if benchmark is not None or per_sample is not None:
+        raise UserError("--benchmark and --per-sample go with --multipl-e")
+    _judge_humaneval_x(humaneval_x, samples, languages, json_out, limit, threads, timeout)
+
+
+def _judge_humaneval_x(humaneval_x: Path, samples: Optional[Path], languages: Optional[List[str]],
+                       json_out: Optional[Path], limit: Optional[int], threads: Optional[int],
+                       timeout: Optional[float]) -> None:
     from oorl.reward import humaneval_x as hx
     from oorl.reward.judge import Judge
 
@@ -148,6 +168,66 @@ def judge_command(
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps({**report.to_dict(), "stats": st}, indent=2))
+    judge.close()
+
+
+def _judge_multipl_e(directory: Path, samples: Optional[Path], languages: Optional[List[str]],
+                     benchmark: Optional[str], json_out: Optional[Path], per_sample: Optional[Path],
+                     limit: Optional[int], threads: Optional[int], timeout: Optional[float]) -> None:
+    from oorl.reward import multipl_e as me
+    from oorl.reward.judge import Judge
+
+    problems = me.load_benchmark(directory, benchmark, languages)
+    jobs: list[tuple[str, str, object, str]] = []  # language, name, request, style
+    per_lang: dict[str, int] = {}
+    if samples is None:
+        for lang, probs in problems.items():
+            for name, p in probs.items():
+                if "canonical_solution" in p and (limit is None or per_lang.get(lang, 0) < limit):
+                    per_lang[lang] = per_lang.get(lang, 0) + 1
+                    jobs.append((lang, name, me.request(p, p["canonical_solution"]),
+                                 me.answer_style(p, p["canonical_solution"])))
+        if not jobs:
+            raise UserError(f"--multipl-e {directory}: no canonical solutions in the chosen files; pass --samples")
+    else:
+        for s in me.read_samples(samples):
+            if s["language"] not in problems and languages:
+                continue  # not among --languages
+            p = me.find_problem(problems, s, f"--samples {samples}:{s['row']}")
+            per_lang[s["language"]] = per_lang.get(s["language"], 0) + 1
+            if limit is None or per_lang[s["language"]] <= limit:
+                jobs.append((s["language"], p["name"], me.request(p, s["completion"]),
+                             me.answer_style(p, s["completion"])))
+    if not jobs:
+        raise UserError(f"--samples {samples}: nothing to judge (no sample of the chosen languages)")
+    judge = Judge(_limits(timeout, None, False, threads))
+    report = me.Report()
+    t0 = time.monotonic()
+    results: dict[int, object] = {}
+    for lang in sorted({j[0] for j in jobs}):
+        idx = [i for i, j in enumerate(jobs) if j[0] == lang]
+        t1 = time.monotonic()
+        res = me.judge_requests([jobs[i][2] for i in idx], judge)  # type: ignore[misc]
+        results.update(zip(idx, res))
+        typer.echo(f"{lang}: {sum(r.passed for r in res)}/{len(res)} passed in {time.monotonic() - t1:.1f}s", err=True)
+    for i, (lang, name, _, style) in enumerate(jobs):  # in the samples' order
+        report.add(lang, name, results[i], style)  # type: ignore[arg-type]
+    typer.echo(report.table())
+    for f in report.failures()[:50]:
+        typer.echo(f"  {f['language']} {f['name']}: {f['status']} ({f['style']}): {f['detail']}")
+    if len(report.failures()) > 50:
+        typer.echo(f"  ... {len(report.failures()) - 50} more failures (see --per-sample)")
+    st = judge.stats()
+    typer.echo(f"{len(jobs)} programs, {int(st.get('reward/judge/executed', 0))} executed, "
+               f"{time.monotonic() - t0:.1f}s on {judge.threads} threads")
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps({**report.to_dict(), "stats": st}, indent=2))
+    if per_sample is not None:
+        per_sample.parent.mkdir(parents=True, exist_ok=True)
+        with open(per_sample, "w", encoding="utf-8") as f:
+            for row in report.samples:
+                f.write(json.dumps(row) + "\n")
     judge.close()
 
 

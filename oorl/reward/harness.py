@@ -1,6 +1,6 @@
 """Test harnesses: how a program and its tests become a ``Program`` to judge.
 
-Two layouts:
+Three layouts:
 
 ``generic``      a complete program plus test code, in any registered language. The tests follow
                  the program (same file, or same package/assembly for Java, C# and Go) and fail by
@@ -9,6 +9,8 @@ Two layouts:
                  problem's prompt/declaration and the problem's ``test`` program checks it, assembled
                  as CodeGeeX's evaluation does (helper imports for Python/C++, Go imports added for
                  the standard packages the code uses, Go's ``test_setup``).
+``multipl-e``    MultiPL-E (fields ``prompt``, ``stop_tokens``): a completion continuing the prompt, or an
+                 instruct model's whole program; see ``multipl_e_program.py``.
 
 ``JudgeRequest`` is what the judge deduplicates and caches: the language, the code, the tests and
 the layout fields. ``build_program`` turns it into files (with a fresh sentinel).
@@ -23,7 +25,7 @@ from oorl.errors import UserError
 from oorl.reward.languages import get_language, new_sentinel
 from oorl.reward.sandbox import Program
 
-LAYOUTS = ("generic", "humaneval-x")
+LAYOUTS = ("generic", "humaneval-x", "multipl-e")
 HUMANEVAL_X_LANGUAGES = {"cpp": "cpp", "go": "go", "java": "java", "js": "javascript", "javascript": "javascript",
                          "python": "python", "rust": "rust"}
 
@@ -64,6 +66,10 @@ def build_program(req: JudgeRequest) -> Program:
     sentinel = new_sentinel()
     if req.layout == "humaneval-x":
         program, tests = humaneval_x_parts(lang.name, req)
+    elif req.layout == "multipl-e":  # prompt + completion + tests, or a whole program (oorl/reward/multipl_e.py)
+        from oorl.reward.multipl_e import program_parts
+
+        program, tests = program_parts(req)
     else:
         program, tests = req.program, req.tests
         setup = req.field("test_setup")

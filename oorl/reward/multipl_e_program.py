@@ -14,6 +14,8 @@ Two answer styles, told apart by ``split_answer``:
                 class that defines the function.
 
 ``no_code``     nothing to run (an empty answer).
+
+Removing an answer's own ``main`` and test code is in ``answer_cleanup.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from oorl.reward.answer_cleanup import (bash_without_own_tests, declared, python_without_own_tests, remove_blocks,
+                                        script_without_own_tests, top_level_statements)
 from oorl.reward.languages.source_edit import _skip, code_positions, matching_brace
 
 STYLES = ("completion", "whole", "no_code")
@@ -212,7 +216,8 @@ def split_answer(problem: dict, answer: str) -> tuple[str, str]:
         return "completion", body
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     if defines(text, lang, name) and first[:1] not in (" ", "\t"):
-        return "whole", _drop_leading_prose(text, lang, name)
+        code = _drop_leading_prose(text, lang, name)
+        return "whole", _drop_trailing_prose(code) if lang == "py" else code
     return "completion", text
 
 
@@ -233,6 +238,20 @@ def _drop_leading_prose(text: str, lang: str, name: str | None) -> str:
     m = pattern.search(text, 0, limit + 1)
     start = m.start() if m and m.start() <= limit else limit
     return text[start:]
+
+
+def _drop_trailing_prose(code: str) -> str:
+    """Python that does not parse because a sentence follows it: the longest prefix that parses."""
+    lines = code.splitlines(keepends=True)
+    for end in range(len(lines), max(0, len(lines) - 40), -1):
+        if end < len(lines) and not re.match(r"[A-Za-z]", lines[end]):
+            continue  # cut only where an unindented line starts
+        try:
+            ast.parse("".join(lines[:end]))
+            return "".join(lines[:end])
+        except SyntaxError:
+            pass
+    return code
 
 
 def cut_at_stop_tokens(completion: str, stop_tokens: list[str]) -> str:
@@ -262,9 +281,28 @@ def assemble(problem: dict, answer: str) -> Assembled:
         prompt = problem.get("prompt", "")
         if lang == "prolog":  # SWI-Prolog consults the program, then runs the tests' goals
             return Assembled(style, prompt + code, tests, code)
+        if lang in _BRACED and tests.lstrip().startswith("}") and \
+                _depth(prompt + code) == _depth(prompt) - 1:  # the completion closed the function itself
+            tests = drop_leading_close(tests)
         return _single_file(lang, prompt + code + "\n" + tests, code, style)
     build = _WHOLE.get(lang, _whole_generic)
     return build(problem, code)
+
+
+_BRACED = ("cpp", "java", "cs", "js", "ts", "php", "go", "rs")
+
+
+def _depth(src: str) -> int:
+    """``{`` minus ``}`` outside strings and comments."""
+    depth, i = 0, 0
+    while i < len(src):
+        j = _skip(src, i)
+        if j != i:
+            i = j
+            continue
+        depth += {"{": 1, "}": -1}.get(src[i], 0)
+        i += 1
+    return depth
 
 
 def _single_file(lang: str, source: str, code: str, style: str) -> Assembled:
@@ -283,45 +321,11 @@ def drop_leading_close(tests: str) -> str:
     return tests
 
 
-def remove_blocks(src: str, pattern: str) -> str:
-    """Remove every definition matching ``pattern`` (outside strings/comments) up to its body's
-    closing brace, from the start of its line."""
-    rx = re.compile(pattern, re.MULTILINE)
-    for _ in range(50):
-        hits = code_positions(src, rx)
-        if not hits:
-            return src
-        m = hits[-1]
-        start = src.rfind("\n", 0, m.start()) + 1
-        if src[start:m.start()].strip() and not re.fullmatch(r"[\w\s<>\[\],]*", src[start:m.start()]):
-            start = m.start()
-        brace = _next_code_char(src, m.end(), "{;")
-        if brace < 0 or src[brace] == ";":
-            return src
-        close = matching_brace(src, brace)
-        if close < 0:
-            return src
-        end = src.find("\n", close)
-        src = src[:start] + src[(len(src) if end < 0 else end + 1):]
-    return src
-
-
-def _next_code_char(src: str, i: int, chars: str) -> int:
-    while i < len(src):
-        j = _skip(src, i)
-        if j != i:
-            i = j
-            continue
-        if src[i] in chars:
-            return i
-        i += 1
-    return -1
-
-
 # C++ ------------------------------------------------------------------------------------------------
 
-_STD_UNQUALIFIED = re.compile(r"(?<![\w:])(vector|string|map|set|pair|unordered_map|unordered_set|tuple|optional|"
-                              r"cout|endl|stringstream|deque|queue|stack|priority_queue)\b(?!\s*\()")
+_STD_UNQUALIFIED = re.compile(r"(?<![\w:])(?:(?:vector|map|set|pair|unordered_map|unordered_set|tuple|optional|deque|"
+                              r"queue|stack|priority_queue)\s*<|(?:string|stringstream)\s+[A-Za-z_&*]|"
+                              r"(?:cout|cin|endl)\b)")
 
 
 def _whole_cpp(problem: dict, code: str) -> Assembled:
@@ -332,7 +336,18 @@ def _whole_cpp(problem: dict, code: str) -> Assembled:
     head = header(problem)
     if "using namespace std" not in body and code_positions(body, _STD_UNQUALIFIED):
         head += "using namespace std;\n"
-    src = f"{head}\n{body}\n{drop_leading_close(problem.get('tests', ''))}"
+    name = entry_name(problem)
+    spans = definition_spans(body, "cpp", name, first_only=True) if name else []
+    cls = _enclosing_class(body, spans[0][1]) if spans else None
+    if cls is not None:  # a LeetCode-style class: the tests call a free function with the prompt's signature
+        prompt = problem.get("prompt", "")
+        sig = prompt[signature_start(prompt, "cpp"):].strip().rstrip("{").rstrip()
+        ret = "" if re.match(r"(?:static\s+|inline\s+)*void\b", sig) else "return "
+        body += f"\n{sig} {{ {ret}{cls[0]}().{name}({', '.join(_params(sig))}); }}\n"
+    tests = drop_leading_close(problem.get("tests", ""))
+    if name and spans and "using namespace std" in body + head:  # `unique`, `search`...: the answer's, not std's
+        tests = re.sub(rf"(\bauto\s+candidate\s*=\s*){re.escape(name)}\s*;", rf"\1::{name};", tests)
+    src = f"{head}\n{body}\n{tests}"
     return Assembled("whole", src, "", code)
 
 
@@ -400,47 +415,16 @@ def _whole_managed(problem: dict, code: str) -> Assembled:
         src = f"{body}\n\nclass {holder} {{\n    {sig} {{ {ret}{call}; }}\n{tests}\n}}\n"
     else:  # the function is not there: let the compiler say so
         src = f"{body}\n\nclass Problem {{\n{tests}\n}}\n"
-    return Assembled("whole", header(problem) + "\n" + src, "", code)
+    head = header(problem)
+    if lang == "cs":  # using directives must come first
+        usings = re.findall(r"^[ \t]*using[ \t]+[\w.= ]+;[ \t]*$", src, re.MULTILINE)
+        src = re.sub(r"^[ \t]*using[ \t]+[\w.= ]+;[ \t]*$", "", src, flags=re.MULTILINE)
+        spaces = [f"using {ns};" for ns in dict.fromkeys(re.findall(r"^[ \t]*namespace[ \t]+([\w.]+)", src, re.MULTILINE))]
+        head = "".join(dict.fromkeys(ln.strip() + "\n" for ln in head.splitlines() + usings + spaces if ln.strip()))
+    return Assembled("whole", head + "\n" + src, "", code)
 
 
 # Python --------------------------------------------------------------------------------------------
-
-def _is_main_guard(test: ast.expr) -> bool:
-    return isinstance(test, ast.Compare) and any(
-        isinstance(x, ast.Name) and x.id == "__name__" for x in [test.left, *test.comparators])
-
-
-def _reads_input(node: ast.AST) -> bool:
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "input":
-            return True
-        if isinstance(sub, ast.Attribute) and sub.attr == "stdin":
-            return True
-    return False
-
-
-def python_without_own_tests(code: str) -> str:
-    """The answer without its top-level test code: ``if __name__ == "__main__":`` blocks, asserts,
-    calls (``print(...)``, ``main()``, ``unittest.main()``; ``sys.*`` set-up calls stay), loops, and
-    statements that read standard input."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return code
-    lines = code.splitlines(keepends=True)
-    drop: set[int] = set()
-    for node in tree.body:
-        bad = (isinstance(node, ast.If) and _is_main_guard(node.test)) or isinstance(node, (ast.Assert, ast.For,
-                                                                                                ast.While, ast.Try))
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            f = node.value.func
-            bad = not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "sys")
-        if not bad and isinstance(node, (ast.Assign, ast.AnnAssign, ast.Expr)) and _reads_input(node):
-            bad = True
-        if bad:
-            drop.update(range(node.lineno - 1, (node.end_lineno or node.lineno)))
-    return "".join(ln for i, ln in enumerate(lines) if i not in drop)
-
 
 def _whole_python(problem: dict, code: str) -> Assembled:
     name = entry_name(problem)
@@ -457,117 +441,11 @@ def _whole_python(problem: dict, code: str) -> Assembled:
 
 # JavaScript, TypeScript, PHP: top-level statements --------------------------------------------------
 
-_BLOCK_START = re.compile(r"(?:export\s+(?:default\s+)?)?(?:async\s+)?(?:function|class|if|for|foreach|while|do|"
-                          r"try|switch|namespace|interface|enum|abstract\s+class|final\s+class|trait)\b")
-_CONTINUES = ("else", "catch", "finally", "while")
-
-
-def top_level_statements(src: str, asi: bool = True) -> list[tuple[int, int]] | None:
-    """Spans of the top-level statements of C-like script code (JS/TS/PHP); None when unbalanced.
-    ``asi``: a line break can end a statement (JavaScript's automatic semicolons)."""
-    spans: list[tuple[int, int]] = []
-    depth, i, start, n = 0, 0, None, len(src)
-    while i < n:
-        j = _skip(src, i)
-        if j != i:
-            if start is None and not src.startswith(("/", "#"), i):
-                start = i
-            i = j
-            continue
-        c = src[i]
-        if start is None:
-            if c.isspace() or c == ";":
-                i += 1
-                continue
-            if c == "#" and not asi:  # PHP comment
-                k = src.find("\n", i)
-                i = n if k < 0 else k
-                continue
-            start = i
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth < 0:
-                return None
-            if depth == 0 and c == "}" and _BLOCK_START.match(src, start):
-                nxt = re.match(r"\s*(\w+|\S)?", src[i + 1:])
-                word = nxt.group(1) if nxt else None
-                if word not in _CONTINUES and word not in (".", ",", ")", "(", ";"):
-                    spans.append((start, i + 1))
-                    start = None
-        elif c == ";" and depth == 0:
-            spans.append((start, i + 1))
-            start = None
-        elif c == "\n" and depth == 0 and asi and not _BLOCK_START.match(src, start):
-            before = src[start:i].rstrip()
-            after = src[i:].lstrip()
-            if before and not before.endswith(tuple(",=+-*/([{&|?:.!<>")) and \
-                    not after.startswith(tuple(".?:+-*/&|=,)]}")) and not re.match(r"(else|catch|finally)\b", after):
-                spans.append((start, i))
-                start = None
-        i += 1
-    if depth != 0:
-        return None
-    if start is not None and src[start:].strip():
-        spans.append((start, n))
-    return spans
-
-
-_DECL = re.compile(r"(?:export\s+(?:default\s+)?)?(?:declare\s+)?(?:async\s+)?(?:abstract\s+|final\s+)?"
-                   r"(function\b\s*\*?\s*&?\s*([\w$]+)?|class\s+([\w$]+)|(?:const|let|var)\s+([\w$]+)|"
-                   r"interface\s+(\w+)|type\s+(\w+)|enum\s+(\w+)|trait\s+(\w+)|namespace\b|use\b|"
-                   r"import\b(?:\s+\*\s+as\s+([\w$]+)|\s+([\w$]+))?)")
-
-
-def _declared(stmt: str) -> tuple[bool, set[str]]:
-    """(is a declaration, names it declares) of one top-level statement."""
-    m = _DECL.match(stmt)
-    if not m:
-        return False, set()
-    names = {g for g in m.groups()[1:] if g}
-    if stmt.startswith(("import", "const", "let", "var")) and "{" in stmt.split("=")[0]:
-        names |= set(re.findall(r"[\w$]+", stmt.split("=")[0].split("from")[0])) - {"import", "const", "let", "var"}
-    return True, names
-
-
-def _assignment(stmt: str) -> bool:
-    return bool(re.match(r"[\w$.\[\]'\"]+\s*(?:\+|-|\*|\.|\?\?)?=(?!=)", stmt))
-
-
-def script_without_own_tests(code: str, lang: str, reserved: set[str]) -> str:
-    """JS/TS/PHP: keep the answer's declarations and assignments, drop its top-level calls, control
-    flow and output (its own tests, its ``main``), ``module.exports``, and declarations of names the
-    benchmark's tests declare themselves (``assert``, ``test``, ``candidate``)."""
-    spans = top_level_statements(code, asi=lang != "php")
-    if spans is None:
-        return code
-    out, last = [], 0
-    for a, b in spans:
-        stmt = code[a:b].strip()
-        is_decl, names = _declared(stmt)
-        keep = (is_decl and not (names & reserved)) or (_assignment(stmt) and not stmt.startswith(
-            ("module.exports", "exports.")))
-        if lang == "php" and re.match(r"(declare|require|include)(_once)?\b", stmt):
-            keep = False
-        out.append(code[last:a])
-        if keep:
-            if lang == "js":
-                stmt_src = re.sub(r"^export\s+(?:default\s+)?(?=(?:async\s+)?(?:function|class|const|let|var)\b)", "",
-                                  code[a:b])
-                out.append(stmt_src)
-            else:
-                out.append(code[a:b])
-        last = b
-    out.append(code[last:])
-    return "".join(out)
-
-
 def _tests_names(tests: str, lang: str) -> set[str]:
     spans = top_level_statements(tests, asi=lang != "php") or []
     names: set[str] = set()
     for a, b in spans:
-        names |= _declared(tests[a:b].strip())[1]
+        names |= declared(tests[a:b].strip())[1]
     return names
 
 
@@ -580,7 +458,12 @@ def _whole_script(problem: dict, code: str) -> Assembled:
     lang = problem["language"]
     tests = problem.get("tests", "")
     body = _php_strip_tags(code) if lang == "php" else code
-    body = script_without_own_tests(body, lang, _tests_names(tests, lang) - {entry_name(problem) or ""})
+    name = entry_name(problem) or ""
+    body = script_without_own_tests(body, lang, _tests_names(tests, lang) - {name})
+    spans = definition_spans(body, lang, name, first_only=True) if name else []
+    cls = _enclosing_class(body, spans[0][1]) if spans and lang == "php" else None
+    if cls is not None:  # a method of a class: the tests call a function
+        body += f"\nfunction {name}(...$args) {{ return (new {cls[0]}())->{name}(...$args); }}\n"
     src = f"{header(problem)}\n{body}\n\n{tests}"
     if lang == "php":
         src = "<?php\n" + _php_strip_tags(src)
@@ -588,71 +471,6 @@ def _whole_script(problem: dict, code: str) -> Assembled:
 
 
 # Bash -----------------------------------------------------------------------------------------------
-
-_SH_FUNC = re.compile(r"^\s*(?:function\s+)?[\w.:-]+\s*\(\s*\)\s*|^\s*function\s+[\w.:-]+\s*")
-_SH_KEEP = re.compile(r"^\s*(?:readonly|declare|typeset|export|shopt|[A-Za-z_]\w*(?:\[[^]]*\])?\+?=)")
-_SH_OPEN = {"if": "fi", "case": "esac", "for": "done", "while": "done", "until": "done", "select": "done"}
-
-
-def _sh_words(line: str) -> list[str]:
-    line = re.sub(r"'[^']*'|\"(?:\\.|[^\"\\])*\"", " ", line)
-    line = re.sub(r"(^|\s)#.*$", " ", line)
-    return re.findall(r"[\w]+|[{}()]", line)
-
-
-def bash_without_own_tests(code: str) -> str:
-    """The answer's functions, assignments and shell options; not its top-level commands (calls,
-    ``echo``, loops, ``exit``, ``main "$@"``, reads)."""
-    lines, out, i = code.splitlines(), [], 0
-    while i < len(lines):
-        line = lines[i]
-        s = line.strip()
-        j = i
-        while lines[j].rstrip().endswith("\\") and j + 1 < len(lines):
-            j += 1
-        if _SH_FUNC.match(line):
-            depth, seen = 0, False
-            k = i
-            while k < len(lines):
-                for w in _sh_words(lines[k]):
-                    if w in ("{", "("):
-                        depth, seen = depth + 1, True
-                    elif w in ("}", ")"):
-                        depth -= 1
-                k += 1
-                if seen and depth <= 0:
-                    break
-            out.extend(lines[i:k])
-            i = k
-            continue
-        if not s or s.startswith("#"):
-            out.append(line)
-        elif _SH_KEEP.match(line) and "read " not in line:
-            out.extend(lines[i:j + 1])
-        else:  # a command, maybe compound: skip to its end
-            words = _sh_words(" ".join(lines[i:j + 1]))
-            first = words[0] if words else ""
-            if first in _SH_OPEN or first == "{":
-                depth, k = 0, i
-                while k < len(lines):
-                    for w in _sh_words(lines[k]):
-                        if w in _SH_OPEN or w == "{":
-                            depth += 1
-                        elif w in ("fi", "esac", "done", "}"):
-                            depth -= 1
-                    k += 1
-                    if depth <= 0:
-                        break
-                j = k - 1
-            heredoc = re.search(r"<<-?\s*['\"]?(\w+)", " ".join(lines[i:j + 1]))
-            if heredoc:
-                k = j + 1
-                while k < len(lines) and lines[k].strip() != heredoc.group(1):
-                    k += 1
-                j = k
-        i = j + 1
-    return "\n".join(out) + "\n"
-
 
 def _whole_bash(problem: dict, code: str) -> Assembled:
     body = bash_without_own_tests(code)

@@ -124,7 +124,7 @@ def test_reward_worker_reports_judge_metrics():
     out = w.score(["p", "p"], [f"```python\n{prog}```", "nothing"], {"language": ["python"] * 2, "tests": [tests] * 2})
     assert out["rewards"] == [1.0, 0.0]
     st = w.stats()
-    assert st["reward/judge/python/passed"] >= 1 and "reward_time_s/unit_tests" in st
+    assert st["reward/judge/python/passed"] >= 1 and "reward/time_s/unit_tests" in st
     from oorl.reward.judge import get_judge
 
     assert get_judge().limits.wall_s == 3 and get_judge().threads == 2

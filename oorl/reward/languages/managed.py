@@ -33,6 +33,15 @@ def _jvm_heap(mb: int) -> int:
     return max(32, int(mb * 0.5))
 
 
+# Libraries on every Java program's class path when installed (the jail sees /usr as it is):
+# javatuples, which MultiPL-E's Java prompts import (Debian libjavatuples-java, cluster/packages/apt.txt).
+JAVA_LIBRARIES = ("/usr/share/java/javatuples.jar",)
+
+
+def java_class_path() -> list[str]:
+    return [p for p in JAVA_LIBRARIES if os.path.isfile(p)]
+
+
 @register_language
 class Java(Language):
     name, aliases, source = "java", (), "Main.java"
@@ -71,13 +80,14 @@ class Java(Language):
         javac = ctx.view.path(os.path.realpath(self.tool("javac")))
         flags = [f"-J{f}" for f in self._jvm()] + [f"-J-Xmx{_jvm_heap(ctx.memory_mb)}m"]
         srcs = [ctx.job(f) for f in sorted(ctx.program.files) if f.endswith(".java")]
+        libs = [ctx.view.path(p) for p in java_class_path()]
         return [javac, *flags, "-proc:none", "-g:none", "-nowarn", "-encoding", "UTF-8", "-Xlint:none",
-                "-d", ctx.job("classes"), *srcs]
+                *(["-cp", ":".join(libs)] if libs else []), "-d", ctx.job("classes"), *srcs]
 
     def run_argv(self, ctx: Ctx) -> list[str]:
         java = ctx.view.path(os.path.realpath(self.tool("java")))
-        return [java, *self._jvm(), f"-Xmx{_jvm_heap(ctx.memory_mb)}m", "-ea", "-cp", ctx.job("classes"),
-                "OorlRunner"]
+        cp = ":".join([ctx.job("classes"), *(ctx.view.path(p) for p in java_class_path())])
+        return [java, *self._jvm(), f"-Xmx{_jvm_heap(ctx.memory_mb)}m", "-ea", "-cp", cp, "OorlRunner"]
 
 
 _CS_RUNNER = """using System;
