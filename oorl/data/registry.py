@@ -14,7 +14,8 @@ from oorl.errors import UserError
 from oorl.registry import Registry
 
 Task = dict[str, Any]
-_BUILTIN_MODULES = ("oorl.data.smoke", "oorl.data.prolog_math", "oorl.data.loaders", "oorl.data.multipl_e")
+_BUILTIN_MODULES = ("oorl.data.smoke", "oorl.data.prolog_math", "oorl.data.loaders", "oorl.data.multipl_e",
+                    "oorl.data.translation", "oorl.data.translation_humaneval_x", "oorl.data.mini_programs")
 # name -> loader(split: str, **kwargs) -> list[Task]
 DATASETS: Registry[Callable[..., list[Task]]] = Registry("dataset", _BUILTIN_MODULES)
 # format -> loader(path: Path, **kwargs) -> list[Task]
