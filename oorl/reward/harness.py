@@ -67,9 +67,9 @@ def build_program(req: JudgeRequest) -> Program:
     if req.layout == "humaneval-x":
         program, tests = humaneval_x_parts(lang.name, req)
     elif req.layout == "multipl-e":  # prompt + completion + tests, or a whole program (oorl/reward/multipl_e.py)
-        from oorl.reward.multipl_e import program_parts
+        from oorl.reward.multipl_e_program import program_parts
 
-        program, tests = program_parts(req)
+        program, tests = program_parts(req.language, req.program, req.tests, dict(req.fields))
     else:
         program, tests = req.program, req.tests
         setup = req.field("test_setup")

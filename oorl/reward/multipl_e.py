@@ -25,12 +25,10 @@ from typing import Any, Iterable
 
 from oorl.errors import UserError
 from oorl.reward.harness import JudgeRequest
-from oorl.reward.multipl_e_program import assemble, entry_name  # noqa: F401  (entry_name: re-exported)
+from oorl.reward.multipl_e_program import assemble, entry_name, problem_of_request  # noqa: F401  (re-exported)
 from oorl.reward.sandbox import RunResult, Verdict
 
-# MultiPL-E's language codes -> the sandbox's languages
-LANGUAGES = {"py": "python", "cpp": "cpp", "cs": "csharp", "java": "java", "js": "javascript", "php": "php",
-             "sh": "bash", "ts": "typescript", "go": "go", "rs": "rust", "prolog": "prolog"}
+from oorl.reward.multipl_e_program import LANGUAGES  # noqa: E402  (code -> the sandbox's language)
 _ALIASES = {"python": "py", "python3": "py", "c++": "cpp", "cxx": "cpp", "csharp": "cs", "c#": "cs",
             "javascript": "js", "node": "js", "bash": "sh", "shell": "sh", "typescript": "ts", "golang": "go",
             "rust": "rs", "swipl": "prolog"}  # not "pl": MultiPL-E's code for Perl
@@ -262,21 +260,8 @@ def request(problem: dict[str, Any], completion: str) -> JudgeRequest:
                              entry_point=problem.get("entry_point") or None)
 
 
-def problem_of_request(req: JudgeRequest) -> dict[str, Any]:
-    """The problem a ``multipl-e`` request carries (for ``harness.build_program``)."""
-    code = {v: k for k, v in LANGUAGES.items()}[req.language]
-    return {"language": code, "prompt": req.field("prompt"), "tests": req.tests,
-            "stop_tokens": json.loads(req.field("stop_tokens") or "[]"), "entry_point": req.field("entry_point")}
-
-
-def program_parts(req: JudgeRequest) -> tuple[str, str]:
-    """(program, tests) of a ``multipl-e`` request, for the language's ``assemble``."""
-    a = assemble(problem_of_request(req), req.program)
-    return a.program, a.tests
-
-
 def is_empty(req: JudgeRequest) -> bool:
-    return assemble(problem_of_request(req), req.program).style == "no_code"
+    return assemble(problem_of_request(req.language, req.tests, dict(req.fields)), req.program).style == "no_code"
 
 
 def judge_requests(requests: list[JudgeRequest], judge=None) -> list[RunResult]:

@@ -28,6 +28,9 @@ from oorl.reward.answer_cleanup import (bash_without_own_tests, declared, python
                                         script_without_own_tests, top_level_statements)
 from oorl.reward.languages.source_edit import _skip, code_positions, matching_brace
 
+# MultiPL-E's language codes -> the sandbox's languages
+LANGUAGES = {"py": "python", "cpp": "cpp", "cs": "csharp", "java": "java", "js": "javascript", "php": "php",
+             "sh": "bash", "ts": "typescript", "go": "go", "rs": "rust", "prolog": "prolog"}
 STYLES = ("completion", "whole", "no_code")
 _FENCE = re.compile(r"```[ \t]*([\w#+.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _FENCE_TAGS = {"py": {"python", "py", "python3"}, "cpp": {"cpp", "c++", "cxx", "cc", "c"},
@@ -530,3 +533,18 @@ def _whole_generic(problem: dict, code: str) -> Assembled:
 _WHOLE = {"py": _whole_python, "cpp": _whole_cpp, "java": _whole_managed, "cs": _whole_managed,
           "js": _whole_script, "ts": _whole_script, "php": _whole_script, "sh": _whole_bash, "go": _whole_go,
           "rs": _whole_rust, "prolog": _whole_prolog}
+
+
+def problem_of_request(language: str, tests: str, fields: dict[str, str]) -> dict:
+    """The problem a ``multipl-e`` judge request carries (its language, tests and layout fields)."""
+    import json
+
+    code = {v: k for k, v in LANGUAGES.items()}[language]
+    return {"language": code, "prompt": fields.get("prompt", ""), "tests": tests,
+            "stop_tokens": json.loads(fields.get("stop_tokens") or "[]"), "entry_point": fields.get("entry_point", "")}
+
+
+def program_parts(language: str, program: str, tests: str, fields: dict[str, str]) -> tuple[str, str]:
+    """(program, tests) of a ``multipl-e`` request, for the language's ``assemble``."""
+    a = assemble(problem_of_request(language, tests, fields), program)
+    return a.program, a.tests
