@@ -1,4 +1,4 @@
-"""Off-policy losses that the learner adds to the on-policy loss (a registry; GEPO is the first).
+"""Off-policy losses that the learner adds to the on-policy loss (a registry: GEPO, DPO).
 
 An off-policy batch is this rank's share of a static dataset, sent by the driver with the rollout
 batch. Each loss returns ``(weighted term, stats)``; the term is normalised so that DeepSpeed's
@@ -37,22 +37,15 @@ def _sequence_logps(worker, model, prompts: list[list[int]], responses: list[lis
     return torch.cat(out)
 
 
-@register_offpolicy("gepo")
-def gepo(worker, batch: dict) -> tuple[torch.Tensor, dict]:
-    """GEPO over groups ``{"prompts": [x_g], "winners": [[y..]], "losers": [[y..]]}`` (token ids).
-
-    r(y) = beta (log pi(y|x) - log pi_ref(y|x)) summed over y's tokens;
-    L = -log sigmoid(mean_w r - mean_l r) + lam Var_w(r), averaged over all groups of all ranks.
-    """
-    from oorl.algo.gepo import gepo_loss
-
-    gc = worker.cfg.algo.gepo
-    if worker.ref is None:
-        raise RuntimeError("GEPO needs the reference policy (algo.gepo.enabled loads it)")
+def group_logps(worker, batch: dict) -> tuple[torch.Tensor, ...]:
+    """The sequence log-probs of an off-policy group batch ``{"prompts": [x_g], "winners": [[y..]],
+    "losers": [[y..]]}`` (token ids) under the policy (with gradients) and the reference policy:
+    ``(pol_w, ref_w, w_mask, pol_l, ref_l, l_mask)``, padded to ``[G, n_max]`` / ``[G, m_max]`` (NaN
+    padding, masks mark the real entries) — the layout of ``oorl.algo.gepo`` and ``oorl.algo.dpo``."""
     prompts, winners, losers = batch["prompts"], batch["winners"], batch["losers"]
-    n, m = max(len(w) for w in winners), max(len(l) for l in losers)
 
-    def side(groups, width):
+    def side(groups):
+        width = max(len(g) for g in groups)
         xs = [x for x, ys in zip(prompts, groups) for _ in ys]
         ys = [y for g in groups for y in g]
         pol = _sequence_logps(worker, worker.engine, xs, ys, grad=True)
@@ -67,8 +60,44 @@ def gepo(worker, batch: dict) -> tuple[torch.Tensor, dict]:
                 k += 1
         return P, R, mask
 
-    pw, rw, mw = side(winners, n)
-    pl, rl, ml = side(losers, m)
+    return (*side(winners), *side(losers))
+
+
+@register_offpolicy("gepo")
+def gepo(worker, batch: dict) -> tuple[torch.Tensor, dict]:
+    """GEPO over groups ``{"prompts": [x_g], "winners": [[y..]], "losers": [[y..]]}`` (token ids).
+
+    r(y) = beta (log pi(y|x) - log pi_ref(y|x)) summed over y's tokens;
+    L = -log sigmoid(mean_w r - mean_l r) + lam Var_w(r), averaged over all groups of all ranks.
+    """
+    from oorl.algo.gepo import gepo_loss
+
+    gc = worker.cfg.algo.gepo
+    if worker.ref is None:
+        raise RuntimeError("GEPO needs the reference policy (algo.gepo.enabled loads it)")
+    pw, rw, mw, pl, rl, ml = group_logps(worker, batch)
     loss, stats = gepo_loss(pw, rw, pl, rl, beta=gc.beta, lam=gc.lam, w_mask=mw, l_mask=ml,
-                            global_groups=len(prompts) * worker.world_size)
-    return gc.weight * loss, {f"gepo/{k}": float(v) for k, v in stats.items()} | {"gepo/loss": float(loss)}
+                            global_groups=len(batch["prompts"]) * worker.world_size)
+    return gc.weight * loss, {f"gepo/{k}": float(v) for k, v in stats.items()} | {"gepo/loss": float(loss.detach())}
+
+
+@register_offpolicy("dpo")
+def dpo(worker, batch: dict) -> tuple[torch.Tensor, dict]:
+    """DPO over the winner-loser pairs of the same groups (the batch layout of ``gepo``).
+
+    L_g = mean over the group's pairs of -log sigmoid(r(w) - r(l)), averaged over all groups of all
+    ranks. Settings: ``algo.dpo`` (``beta``, ``weight``, ``max_pairs``, ``seed``) when the config has
+    that section, else ``algo.gepo``'s ``beta`` and ``weight`` with every pair, so an ablation changes
+    only the loss's name.
+    """
+    from oorl.algo.dpo import dpo_loss, sample_pair_mask
+
+    dc = getattr(worker.cfg.algo, "dpo", None) or worker.cfg.algo.gepo
+    if worker.ref is None:
+        raise RuntimeError("DPO needs the reference policy (it is loaded with the off-policy loss)")
+    pw, rw, mw, pl, rl, ml = group_logps(worker, batch)
+    max_pairs = getattr(dc, "max_pairs", None)
+    pairs = sample_pair_mask(mw, ml, max_pairs, seed=int(getattr(dc, "seed", 0) or 0)) if max_pairs else None
+    loss, stats = dpo_loss(pw, rw, pl, rl, beta=dc.beta, w_mask=mw, l_mask=ml, pair_mask=pairs,
+                           global_groups=len(batch["prompts"]) * worker.world_size)
+    return dc.weight * loss, {f"dpo/{k}": float(v) for k, v in stats.items()} | {"dpo/loss": float(loss.detach())}
