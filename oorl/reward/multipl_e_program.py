@@ -169,20 +169,7 @@ def _c_like_definitions(src: str, lang: str, name: str, first_only: bool) -> lis
 
 
 def _matching_paren(src: str, open_idx: int) -> int:
-    depth, i = 0, open_idx
-    while i < len(src):
-        j = _skip(src, i)
-        if j != i:
-            i = j
-            continue
-        if src[i] == "(":
-            depth += 1
-        elif src[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+    return matching_brace(src, open_idx, "()")
 
 
 def _blocks(text: str) -> list[tuple[str, str]]:

@@ -32,17 +32,19 @@ def _skip(src: str, i: int) -> int:
     return i
 
 
-def matching_brace(src: str, open_idx: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``open_idx``; -1 if unbalanced."""
+def matching_brace(src: str, open_idx: int, pair: str = "{}") -> int:
+    """Index of the bracket closing the one at ``open_idx`` (``pair``: "{}", "()", "[]"), skipping
+    strings and comments; -1 if unbalanced."""
+    opening, closing = pair
     depth, i = 0, open_idx
     while i < len(src):
         j = _skip(src, i)
         if j != i:
             i = j
             continue
-        if src[i] == "{":
+        if src[i] == opening:
             depth += 1
-        elif src[i] == "}":
+        elif src[i] == closing:
             depth -= 1
             if depth == 0:
                 return i
