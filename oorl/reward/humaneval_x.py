@@ -8,13 +8,13 @@ and for Go ``import`` and ``test_setup``). Samples are JSONL with ``task_id`` an
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from oorl.errors import UserError
+from oorl.jsonl import read_jsonl
 from oorl.reward.harness import JudgeRequest
 from oorl.reward.sandbox import RunResult
 
@@ -22,24 +22,8 @@ FILES = {"cpp": "cpp", "go": "go", "java": "java", "js": "javascript", "python":
 PREFIX = {"CPP": "cpp", "Go": "go", "Java": "java", "JavaScript": "javascript", "Python": "python", "Rust": "rust"}
 
 
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
-
-
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with _open(path) as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as e:
-                raise UserError(f"{path}:{i}: not valid JSON ({e}); each line must be one JSON object") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{i}: expected a JSON object per line")
-            rows.append(row)
-    return rows
+    return [row for _, row in read_jsonl(path)]
 
 
 def load_problems(directory: str | Path, languages: Iterable[str] | None = None) -> dict[str, dict[str, dict]]:

@@ -16,7 +16,6 @@ prompt, or an instruct model's whole program) is in ``multipl_e_program.py``.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from oorl.errors import UserError
+from oorl.jsonl import read_jsonl
 from oorl.reward.harness import JudgeRequest
 from oorl.reward.multipl_e_program import assemble, entry_name, problem_of_request  # noqa: F401  (re-exported)
 from oorl.reward.sandbox import RunResult, Verdict
@@ -50,27 +50,8 @@ def language_code(name: Any, where: str = "") -> str:
     return key
 
 
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
-
-
 def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    rows = []
-    try:
-        with _open(path) as f:
-            for i, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as e:
-                    raise UserError(f"{path}:{i}: not valid JSON ({e}); each line must be one JSON object") from None
-                if not isinstance(row, dict):
-                    raise UserError(f"{path}:{i}: expected a JSON object per line, got {type(row).__name__}")
-                rows.append((i, row))
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: cannot read it ({e})") from None
-    return rows
+    return read_jsonl(path)
 
 
 # -- problems --------------------------------------------------------------------------------------
