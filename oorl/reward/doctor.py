@@ -28,6 +28,8 @@ HELLO: dict[str, tuple[str, str]] = {
              "if (new Solution().add(1, 2) != 3) throw new AssertionError(); } }\n"),
     "csharp": ("class Solution { public static int Add(int a, int b) { return a + b; } }\n",
                "class Tests { static void Main() { System.Diagnostics.Debug.Assert(Solution.Add(1, 2) == 3); } }\n"),
+    "llvm_ir": ("define i32 @add(i32 %a, i32 %b) {\n  %r = add i32 %a, %b\n  ret i32 %r\n}\n",
+                '#include <cassert>\nextern "C" int add(int, int);\nint main() { assert(add(1, 2) == 3); }\n'),
     "prolog": ("add(X, Y, Z) :- Z is X + Y.\n", "add(1, 2, 3).\n"),
 }
 
@@ -104,7 +106,7 @@ def report(echo: Callable[[str], None], run_checks: bool = True, limits: Sandbox
         if run_checks and name in HELLO:
             prog, tests = HELLO[name]
             bad = prog.replace("a + b", "a - b").replace("$a + $b", "$a - $b").replace("$1 + $2", "$1 - $2") \
-                .replace("X + Y", "X - Y")
+                .replace("X + Y", "X - Y").replace("add i32", "sub i32")
             t0 = time.monotonic()
             good_res = ex.run(build_program(JudgeRequest.make(name, prog, tests)))
             bad_res = ex.run(build_program(JudgeRequest.make(name, bad, tests)))

@@ -8,6 +8,9 @@ attack worked, which the tests forbid (the host-side checks are the real ones).
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 
 TIMEOUT = {"timeout"}
 EXPECTED = {
@@ -231,6 +234,22 @@ CASES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# LLVM IR: the C++ cases, compiled to IR on the host by ``fill`` (compiling runs nothing) with their
+# ``main`` renamed, called from a C++ test program: the IR itself does the hostile thing.
+IR_FROM_CPP = "; compile the C++ below to IR\n"
+CASES["llvm_ir"] = {case: (IR_FROM_CPP + prog, 'extern "C" int hostile_main();\nint main() { return hostile_main(); }\n')
+                    for case, (prog, _) in CASES["cpp"].items()}
+
+
+def cpp_to_ir(cpp: str) -> str:
+    cpp = cpp.replace("int main()", 'extern "C" int hostile_main()')
+    if not re.search(r"return [^;]*;\s*\}\s*$", cpp):  # main's implicit return 0, made explicit
+        cpp = cpp.rstrip()[:-1] + "    return 0;\n}\n"
+    clang = shutil.which("clang++") or "clang++"
+    return subprocess.run([clang, "-S", "-emit-llvm", "-O0", "-w", "-x", "c++", "-", "-o", "-"], input=cpp,
+                          capture_output=True, text=True, check=True).stdout
+
+
 def literal(language: str, paths: list[str]) -> str:
     """A list/array of strings in the language's syntax."""
     if language == "bash":
@@ -248,4 +267,6 @@ def literal(language: str, paths: list[str]) -> str:
 
 
 def fill(language: str, text: str, read: list[str], write: list[str]) -> str:
+    if language == "llvm_ir" and text.startswith(IR_FROM_CPP):
+        return cpp_to_ir(fill("cpp", text[len(IR_FROM_CPP):], read, write))
     return text.replace("@READ@", literal(language, read)).replace("@WRITE@", literal(language, write))

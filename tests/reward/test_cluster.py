@@ -58,7 +58,7 @@ def test_every_toolchain_is_in_the_lists():
     provides = {"swipl": "swi-prolog-nox", "python3": "python3", "g++": "g++", "go": "golang-go",
                 "javac": "default-jdk-headless", "java": "default-jdk-headless", "node": "nodejs",
                 "tsc": "typescript", "php": "php-cli", "bash": None, "mcs": "mono-mcs", "mono": "mono-runtime",
-                "rustc": "rustc"}
+                "rustc": "rustc", "clang++": "clang"}
     for lang in LANGUAGES.values():
         for tool in lang.tools:
             pkg = provides[tool]

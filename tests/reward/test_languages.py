@@ -46,6 +46,10 @@ BROKEN: dict[str, dict[str, tuple[str, ...]]] = {
     "prolog": {"syntax": ("add(X, Y, Z) :- Z is X + .\n",),
                "crash": ("add(X, Y, Z) :- Z is X / (Y - Y).\n",),
                "exit0": ("add(_, _, _) :- halt(0).\n",)},
+    "llvm_ir": {"syntax": ("define i32 @add(i32 %a, i32 %b) {\n  %r = add i32 %a,\n  ret i32 %r\n}\n",),
+                "crash": ("define i32 @add(i32 %a, i32 %b) {\n  %v = load volatile i32, i32* null\n  ret i32 %v\n}\n",),
+                "exit0": ("declare void @exit(i32)\ndefine i32 @add(i32 %a, i32 %b) {\n  call void @exit(i32 0)\n"
+                          "  ret i32 0\n}\n",)},
 }
 EXPECT = {"syntax": {"compile_error"}, "crash": {"runtime_error"}, "exit0": {"failed"}}
 
@@ -54,9 +58,10 @@ def _judge(executor, lang, program, tests):
     return executor.run(build_program(JudgeRequest.make(lang, program, tests)))
 
 
-def test_registry_has_the_eleven_languages():
+def test_registry_has_the_eleven_languages_and_llvm_ir():
     assert sorted(LANGUAGES) == sorted(["prolog", "python", "cpp", "java", "javascript", "typescript", "go", "rust",
-                                        "php", "bash", "csharp"])
+                                        "php", "bash", "csharp", "llvm_ir"])
+    assert set(BROKEN) == set(HELLO) == set(LANGUAGES)
     assert get_language("JS").name == "javascript"
     assert get_language("c++").name == "cpp"
     assert get_language("C#").name == "csharp"
@@ -71,7 +76,7 @@ def test_correct_and_wrong_programs(executor, lang):
     assert good.status.value == "passed", (good.detail, good.stderr[-500:])
     assert SENTINEL_PREFIX not in good.stdout  # the sentinel line is not shown to users
     wrong = prog.replace("a + b", "a - b").replace("$a + $b", "$a - $b").replace("$1 + $2", "$1 - $2") \
-        .replace("X + Y", "X - Y")
+        .replace("X + Y", "X - Y").replace("add i32", "sub i32")
     assert wrong != prog
     bad = _judge(executor, lang, wrong, tests)
     assert bad.status.value == "failed", (bad.detail, bad.stderr[-500:])

@@ -7,7 +7,6 @@ import shlex
 from dataclasses import dataclass
 
 from oorl.reward.executor import Executor
-from oorl.reward.languages import llvm_ir  # noqa: F401  (registers llvm_ir)
 from oorl.reward.languages import new_sentinel
 from oorl.reward.languages.native import wrap_c_main
 from oorl.reward.sandbox import Program, SandboxLimits

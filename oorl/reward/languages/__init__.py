@@ -1,4 +1,5 @@
-"""The language registry: Prolog, Python, C++, Java, JavaScript, TypeScript, Go, Rust, PHP, Bash, C#.
+"""The language registry: Prolog, Python, C++, Java, JavaScript, TypeScript, Go, Rust, PHP, Bash, C#, and
+LLVM IR (judged with a C++ test program: the GEPO groups, a model's code -> IR translation).
 
 ``get_language(name)`` accepts names and aliases (``js``, ``c++``, ``c#``...); ``LANGUAGES`` maps
 canonical names to their ``Language``. A new language is a ``Language`` subclass decorated with
@@ -15,4 +16,4 @@ from oorl.reward.languages.base import (  # noqa: F401
     register_language,
     strip_sentinel,
 )
-from oorl.reward.languages import scripted, native, managed, prolog_lang  # noqa: F401,E402  (registration)
+from oorl.reward.languages import scripted, native, managed, prolog_lang, llvm_ir  # noqa: F401,E402  (registration)
