@@ -112,12 +112,29 @@ class LearnerConfig(Section):
 
 
 class GepoConfig(Section):
-    enabled: bool = False
-    weight: float = 0.01
-    beta: float = 0.1
-    lam: float = 1.0
-    path: Optional[str] = None
-    groups_per_step: int = 2
+    """GEPO's loss settings and the IR groups that GEPO and DPO read (``oorl data ir-groups``)."""
+    path: Optional[str] = Field(None, description="the IR groups file (JSONL from `oorl data ir-groups`)")
+    weight: float = Field(0.01, ge=0, description="w_gepo: the loss is w_rl * L_onpolicy + w_gepo * L_gepo")
+    beta: float = Field(0.1, gt=0, description="implicit reward r(y) = beta * (log pi(y|x) - log pi_ref(y|x))")
+    lam: float = Field(1.0, ge=0, description="weight of the winners' reward variance")
+    groups_per_step: int = Field(2, ge=1, description="groups sampled per step (seeded; sharded over ranks)")
+    micro_batch_size: int = Field(2, ge=1, description="responses per forward/backward of the off-policy "
+                                  "loss: memory does not grow with the group size")
+    max_winners: Optional[int] = Field(None, ge=1, description="at most this many winners per group (seeded choice)")
+    max_losers: Optional[int] = Field(None, ge=1, description="at most this many losers per group (seeded choice)")
+    max_tokens: Optional[int] = Field(None, ge=8, description="drop IRs whose prompt + IR exceed this many "
+                                      "tokens (a group left without a winner or a loser is dropped)")
+    heldout_fraction: float = Field(0.1, ge=0, lt=1, description="share of source problems held out for the "
+                                    "GEPO eval (split by problem, seeded by the run's seed)")
+    eval_groups: Optional[int] = Field(None, ge=1, description="held-out groups scored per eval (default: all)")
+
+
+class DpoConfig(Section):
+    """The DPO baseline over the same groups' winner-loser pairs; unset fields take algo.gepo's."""
+    beta: Optional[float] = Field(None, gt=0)
+    weight: Optional[float] = Field(None, ge=0)
+    max_pairs: Optional[int] = Field(None, ge=1, description="pairs per group (seeded choice; default all)")
+    seed: int = 0
 
 
 class AlgoConfig(Section):
@@ -130,7 +147,36 @@ class AlgoConfig(Section):
     loss_agg: Literal["token_mean", "seq_mean_token_sum", "seq_mean_token_mean"] = "token_mean"
     kl_coef: float = Field(0.0, ge=0)
     kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    offpolicy: Optional[str] = Field(None, description="an off-policy loss added to every update on the IR "
+                                     "groups of algo.gepo.path: gepo or dpo (None: on-policy only)")
     gepo: GepoConfig = GepoConfig()
+    dpo: DpoConfig = DpoConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_gepo_switch(cls, data):
+        """``algo.gepo.enabled`` (the old switch): true means ``algo.offpolicy: gepo``."""
+        gepo = data.get("gepo") if isinstance(data, dict) else None
+        if isinstance(gepo, dict) and "enabled" in gepo:
+            data, gepo = dict(data), dict(gepo)
+            if gepo.pop("enabled"):
+                if data.get("offpolicy") not in (None, "gepo"):
+                    raise ValueError(f"algo.gepo.enabled: true contradicts algo.offpolicy: {data['offpolicy']}")
+                data["offpolicy"] = "gepo"
+            data["gepo"] = gepo
+        return data
+
+    @model_validator(mode="after")
+    def _offpolicy(self):
+        if self.offpolicy is not None:
+            from oorl.learner.offpolicy import OFFPOLICY_LOSSES
+
+            if self.offpolicy not in OFFPOLICY_LOSSES:
+                raise ValueError(f"algo.offpolicy {self.offpolicy!r}: unknown (known: {', '.join(OFFPOLICY_LOSSES)})")
+            if not self.gepo.path:
+                raise ValueError(f"algo.offpolicy: {self.offpolicy} needs algo.gepo.path, the IR groups file "
+                                 "(build it with `oorl data ir-groups`)")
+        return self
 
 
 class WeightSyncConfig(Section):
@@ -192,6 +238,13 @@ class Config(Section):
                 f"rollout.prompts_per_step * rollout.n_samples = {samples} must be divisible by "
                 f"learner.world_size * learner.micro_batch_size * learner.mini_batches_per_step = {per_update}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _offpolicy_shards(self):
+        if self.algo.offpolicy and self.algo.gepo.groups_per_step < self.learner.world_size:
+            raise ValueError(f"algo.gepo.groups_per_step = {self.algo.gepo.groups_per_step} must be at least "
+                             f"learner.world_size = {self.learner.world_size} (every rank gets whole groups)")
         return self
 
     @model_validator(mode="after")

@@ -26,13 +26,19 @@ class LearnerGroup:
         offs = offpolicy or [None] * len(self.learners)
         outs = ray.get([l.train_step.remote(s, o) for l, s, o in zip(self.learners, shards, offs)])
         updates = outs[0]["updates"]
-        m = {"loss": sum(o["loss"] for o in outs) / updates, "pg_loss": sum(o["pg_loss"] for o in outs) / updates}
-        for key in sorted({k for o in outs for k in o} - {"loss", "pg_loss", "updates", "grad_norm", "lr"}):
+        m = {}
+        for key in sorted({k for o in outs for k in o} - {"updates", "grad_norm", "lr"}):
             vals = [o[key] for o in outs if key in o]
-            m[key] = sum(vals) / len(vals)
+            summed = key in ("loss", "pg_loss", "kl_loss") or key.endswith("/loss")  # shares of a global mean
+            m[key] = sum(vals) / updates if summed else sum(vals) / len(vals)
         m.setdefault("kl", 0.0)
         m["grad_norm"], m["lr"] = outs[0]["grad_norm"], outs[0]["lr"]
         return m
+
+    def offpolicy_eval(self, shards: list[dict], beta: float) -> list[dict]:
+        """Per-group margins of held-out IR groups, one shard per rank, in the shards' order."""
+        outs = ray.get([l.offpolicy_eval.remote(s, beta) for l, s in zip(self.learners, shards)])
+        return [g for out in outs for g in out]
 
     def logprobs(self, prompts: list[list[int]], responses: list[list[int]]) -> list[list[float]]:
         """Per-token logprobs of each response (rank 0's; every rank computes, ZeRO-3 needs them all)."""

@@ -1,12 +1,30 @@
-"""Off-policy losses that the learner adds to the on-policy loss (a registry: GEPO, DPO).
+"""Off-policy losses that the learner adds to the on-policy loss (a registry: GEPO, DPO), run in
+memory bounded by ``algo.gepo.micro_batch_size`` responses whatever the group size.
 
-An off-policy batch is this rank's share of a static dataset, sent by the driver with the rollout
-batch. Each loss returns ``(weighted term, stats)``; the term is normalised so that DeepSpeed's
-averaging over ranks and micro-batches (undone by the learner's W x GAS scale) gives the global mean.
+An off-policy batch is this rank's share of the step's IR groups, tokenised by the driver
+(``oorl.data.ir_groups.stream``): ``{"groups": [{"prompt": ids, "winners": [ids..], "losers": [ids..]}],
+"global_groups": G, "passes": K}``. A group's loss couples all its responses (the means and the
+variance of GEPO), so a plain forward would hold every response's activations at once. Instead
+(a gradient cache):
+
+1. the sequence log-probs of every response, without gradients, chunk by chunk (the reference
+   policy's once per step: it does not change);
+2. the loss on those numbers as leaves, and its gradient ``c_i = dL / d log pi(y_i|x)``;
+3. per chunk, ``engine.backward(sum_i c_i log pi(y_i|x))`` with gradients: its gradient is exactly
+   ``dL/dtheta``, one chunk's activations at a time.
+
+Every rank runs the same number ``K`` of chunk passes (ZeRO-2 reduces gradients in each backward,
+ZeRO-3 gathers parameters in each forward: the ranks must agree); a rank with fewer chunks repeats
+its first one, with zero coefficients in the backward. A loss is
+``fn(algo_cfg, pol_w, ref_w, w_mask, pol_l, ref_l, l_mask, global_groups) -> (weighted loss, stats)``
+on ``[G, n]`` / ``[G, m]`` sequence log-probs; it is normalised by ``global_groups`` (all ranks), the
+rule of ``oorl.algo.losses``, so the learner's W x GAS scale gives the global mean.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -20,84 +38,170 @@ def register_offpolicy(name: str):
     return OFFPOLICY_LOSSES.register(name)
 
 
-def offpolicy_loss(name: str, worker, batch: dict) -> tuple[torch.Tensor, dict]:
-    return OFFPOLICY_LOSSES.get(name)(worker, batch)
+# ---------------------------------------------------------------------------------------- layout
+@dataclass
+class GroupRows:
+    """A rank's groups flattened into rows (one per response) and chunked for the forward passes."""
+    prompts: list[list[int]]
+    responses: list[list[int]]
+    group: list[int]  # row -> group index
+    side: list[int]  # row -> 0 winner, 1 loser
+    slot: list[int]  # row -> position within its side of its group
+    n_groups: int
+    chunks: list[list[int]] = field(default_factory=list)  # row indices, each within one group
+    real: int = 0  # chunks[real:] repeat chunks[0] so that every rank runs as many passes (ZeRO)
+
+    @classmethod
+    def of(cls, groups: list[dict], chunk: int) -> "GroupRows":
+        rows = cls([], [], [], [], [], len(groups))
+        for g, grp in enumerate(groups):
+            start = len(rows.prompts)
+            for side, key in ((0, "winners"), (1, "losers")):
+                for j, y in enumerate(grp[key]):
+                    rows.prompts.append(grp["prompt"])
+                    rows.responses.append(y)
+                    rows.group.append(g)
+                    rows.side.append(side)
+                    rows.slot.append(j)
+            idx = list(range(start, len(rows.prompts)))  # a chunk never mixes groups: one shared prompt
+            rows.chunks.extend(idx[s:s + chunk] for s in range(0, len(idx), chunk))
+        rows.real = len(rows.chunks)
+        return rows
+
+    def pad_to(self, passes: int) -> "GroupRows":
+        """Repeat the first chunk until there are ``passes`` chunks (the most any rank has)."""
+        if passes < self.real:
+            raise ValueError(f"{self.real} chunks on this rank but only {passes} passes planned")
+        self.chunks = self.chunks[: self.real] + [self.chunks[0]] * (passes - self.real)
+        return self
+
+    def width(self, side: int) -> int:
+        return max((s + 1 for s, d in zip(self.slot, self.side) if d == side), default=1)
+
+    def layout(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Row values ``[R]`` -> ``(W [G, n], w_mask, L [G, m], l_mask)``, differentiable in ``values``."""
+        out = []
+        for side in (0, 1):
+            rows = [r for r, d in enumerate(self.side) if d == side]
+            flat = torch.tensor([self.group[r] * self.width(side) + self.slot[r] for r in rows], dtype=torch.long)
+            size = self.n_groups * self.width(side)
+            dense = values.new_zeros(size).index_put((flat.to(values.device),), values[rows])
+            mask = torch.zeros(size, dtype=torch.bool, device=values.device)
+            mask[flat.to(values.device)] = True
+            out += [dense.view(self.n_groups, -1), mask.view(self.n_groups, -1)]
+        return out[0], out[1], out[2], out[3]
 
 
-def _sequence_logps(worker, model, prompts: list[list[int]], responses: list[list[int]], grad: bool) -> torch.Tensor:
+def chunk_logps(worker, model, rows: GroupRows, chunk: list[int], grad: bool) -> torch.Tensor:
+    """Sequence log-probs ``log pi(y|x)`` (summed over the response tokens) of one chunk's rows."""
     from oorl.algo.gepo import sequence_logps
-    from oorl.learner.batch import build_batch, micro_batches
+    from oorl.learner.batch import build_batch
 
-    batch = build_batch(prompts, responses, [0.0] * len(prompts), pad_id=0)
+    mb = build_batch([rows.prompts[i] for i in chunk], [rows.responses[i] for i in chunk], [0.0] * len(chunk),
+                     pad_id=0)  # padding is masked out
+    with torch.set_grad_enabled(grad):
+        lp = worker._logprobs(model, mb)
+        return sequence_logps(lp, mb["loss_mask"][:, 1:].to(lp.device))
+
+
+def all_logps(worker, model, rows: GroupRows) -> torch.Tensor:
+    out = torch.zeros(len(rows.responses), dtype=torch.float32, device=worker.device)
+    for chunk in rows.chunks:
+        out[chunk] = chunk_logps(worker, model, rows, chunk, grad=False).float()
+    return out
+
+
+# ---------------------------------------------------------------------------------------- the update
+@dataclass
+class Prepared:
+    name: str
+    rows: GroupRows
+    ref: torch.Tensor  # [R] reference log-probs, fixed for the step
+    global_groups: int
+
+
+def prepare(worker, name: str, batch: dict) -> Prepared:
+    """Once per step: the rows, chunks and the reference policy's log-probs."""
+    if worker.ref is None:
+        raise RuntimeError(f"{name} needs the reference policy (the learner loads it with algo.offpolicy)")
+    OFFPOLICY_LOSSES.get(name)
+    rows = GroupRows.of(batch["groups"], worker.cfg.algo.gepo.micro_batch_size)
+    rows.pad_to(int(batch.get("passes", rows.real)))
+    ref = all_logps(worker, worker.ref, rows)
+    return Prepared(name, rows, ref, int(batch["global_groups"]))
+
+
+def offpolicy_backward(worker, prep: Prepared, scale: float) -> tuple[float, dict]:
+    """The off-policy term of one optimizer update, back-propagated chunk by chunk (module docstring).
+    Returns ``(weighted loss value, stats)``: ``<name>/loss`` (unweighted, this rank's share of the
+    global mean), the loss's own stats and ``<name>/forward_time_s`` (both passes)."""
+    t0 = time.perf_counter()
+    rows = prep.rows
+    pol = all_logps(worker, worker.engine, rows).requires_grad_(True)
+    pw, mw, pl, ml = rows.layout(pol)
+    rw, _, rl, _ = rows.layout(prep.ref)
+    loss, stats = OFFPOLICY_LOSSES.get(prep.name)(worker.cfg.algo, pw, rw, mw, pl, rl, ml, prep.global_groups)
+    (coef,) = torch.autograd.grad(loss, pol)
+    for k, chunk in enumerate(rows.chunks):
+        c = coef[chunk] if k < rows.real else torch.zeros_like(coef[chunk])  # padding: no gradient
+        lp = chunk_logps(worker, worker.engine, rows, chunk, grad=True)
+        worker.engine.backward((c.to(lp.dtype) * lp).sum() * scale)
+    stats = {f"{prep.name}/{k}": float(v) for k, v in stats.items()}
+    stats[f"{prep.name}/forward_time_s"] = time.perf_counter() - t0
+    return float(loss.detach()), stats
+
+
+@torch.no_grad()
+def group_margins(worker, batch: dict, beta: float) -> list[dict]:
+    """Per held-out group of ``batch`` (``{"groups", "passes"}``): the mean implicit reward of the
+    winners and of the losers under the current policy against the reference (the GEPO eval), and
+    the policy's mean log-probs."""
+    if worker.ref is None:
+        raise RuntimeError("the off-policy eval needs the reference policy")
+    rows = GroupRows.of(batch["groups"], worker.cfg.algo.gepo.micro_batch_size)
+    rows.pad_to(int(batch.get("passes", rows.real)))
+    worker.engine.eval()
+    pol = all_logps(worker, worker.engine, rows)
+    ref = all_logps(worker, worker.ref, rows)
+    worker.engine.train()
+    return margins_of(rows, pol, ref, beta)
+
+
+def margins_of(rows: GroupRows, pol: torch.Tensor, ref: torch.Tensor, beta: float) -> list[dict]:
+    pw, mw, pl, ml = rows.layout(pol)
+    rw, _, rl, _ = rows.layout(ref)
     out = []
-    for mb in micro_batches(batch, worker.cfg.learner.micro_batch_size):
-        with torch.set_grad_enabled(grad):
-            lp = worker._logprobs(model, mb)
-        out.append(sequence_logps(lp, mb["loss_mask"][:, 1:].to(lp.device)))
-    return torch.cat(out)
+    for g in range(rows.n_groups):
+        r_w = beta * (pw[g][mw[g]] - rw[g][mw[g]])
+        r_l = beta * (pl[g][ml[g]] - rl[g][ml[g]])
+        out.append({"reward_w": float(r_w.mean()), "reward_l": float(r_l.mean()),
+                    "margin": float(r_w.mean() - r_l.mean()),
+                    "logp_w": float(pw[g][mw[g]].mean()), "logp_l": float(pl[g][ml[g]].mean())})
+    return out
 
 
-def group_logps(worker, batch: dict) -> tuple[torch.Tensor, ...]:
-    """The sequence log-probs of an off-policy group batch ``{"prompts": [x_g], "winners": [[y..]],
-    "losers": [[y..]]}`` (token ids) under the policy (with gradients) and the reference policy:
-    ``(pol_w, ref_w, w_mask, pol_l, ref_l, l_mask)``, padded to ``[G, n_max]`` / ``[G, m_max]`` (NaN
-    padding, masks mark the real entries) — the layout of ``oorl.algo.gepo`` and ``oorl.algo.dpo``."""
-    prompts, winners, losers = batch["prompts"], batch["winners"], batch["losers"]
-
-    def side(groups):
-        width = max(len(g) for g in groups)
-        xs = [x for x, ys in zip(prompts, groups) for _ in ys]
-        ys = [y for g in groups for y in g]
-        pol = _sequence_logps(worker, worker.engine, xs, ys, grad=True)
-        ref = _sequence_logps(worker, worker.ref, xs, ys, grad=False)
-        P = pol.new_full((len(groups), width), float("nan"))
-        R = ref.new_full((len(groups), width), float("nan"))
-        mask = torch.zeros(len(groups), width, dtype=torch.bool, device=pol.device)
-        k = 0
-        for g, ys_g in enumerate(groups):
-            for j in range(len(ys_g)):
-                P[g, j], R[g, j], mask[g, j] = pol[k], ref[k], True
-                k += 1
-        return P, R, mask
-
-    return (*side(winners), *side(losers))
-
-
+# ---------------------------------------------------------------------------------------- the losses
 @register_offpolicy("gepo")
-def gepo(worker, batch: dict) -> tuple[torch.Tensor, dict]:
-    """GEPO over groups ``{"prompts": [x_g], "winners": [[y..]], "losers": [[y..]]}`` (token ids).
-
-    r(y) = beta (log pi(y|x) - log pi_ref(y|x)) summed over y's tokens;
-    L = -log sigmoid(mean_w r - mean_l r) + lam Var_w(r), averaged over all groups of all ranks.
-    """
+def gepo(ac, pw, rw, mw, pl, rl, ml, global_groups) -> tuple[torch.Tensor, dict]:
+    """GEPO: r(y) = beta (log pi(y|x) - log pi_ref(y|x)) summed over y's tokens;
+    L = -log sigmoid(mean_w r - mean_l r) + lam Var_w(r), averaged over all groups of all ranks."""
     from oorl.algo.gepo import gepo_loss
 
-    gc = worker.cfg.algo.gepo
-    if worker.ref is None:
-        raise RuntimeError("GEPO needs the reference policy (algo.gepo.enabled loads it)")
-    pw, rw, mw, pl, rl, ml = group_logps(worker, batch)
-    loss, stats = gepo_loss(pw, rw, pl, rl, beta=gc.beta, lam=gc.lam, w_mask=mw, l_mask=ml,
-                            global_groups=len(batch["prompts"]) * worker.world_size)
-    return gc.weight * loss, {f"gepo/{k}": float(v) for k, v in stats.items()} | {"gepo/loss": float(loss.detach())}
+    gc = ac.gepo
+    loss, stats = gepo_loss(pw, rw, pl, rl, beta=gc.beta, lam=gc.lam, w_mask=mw, l_mask=ml, global_groups=global_groups)
+    return gc.weight * loss, {**stats, "loss": loss.detach()}
 
 
 @register_offpolicy("dpo")
-def dpo(worker, batch: dict) -> tuple[torch.Tensor, dict]:
-    """DPO over the winner-loser pairs of the same groups (the batch layout of ``gepo``).
-
-    L_g = mean over the group's pairs of -log sigmoid(r(w) - r(l)), averaged over all groups of all
-    ranks. Settings: ``algo.dpo`` (``beta``, ``weight``, ``max_pairs``, ``seed``) when the config has
-    that section, else ``algo.gepo``'s ``beta`` and ``weight`` with every pair, so an ablation changes
-    only the loss's name.
-    """
+def dpo(ac, pw, rw, mw, pl, rl, ml, global_groups) -> tuple[torch.Tensor, dict]:
+    """DPO over the winner-loser pairs of the same groups: L_g = mean over the group's pairs of
+    -log sigmoid(r(w) - r(l)), averaged over all groups of all ranks. ``algo.dpo``'s unset ``beta`` and
+    ``weight`` take ``algo.gepo``'s, so the paper's ablation changes only ``algo.offpolicy``."""
     from oorl.algo.dpo import dpo_loss, sample_pair_mask
 
-    dc = getattr(worker.cfg.algo, "dpo", None) or worker.cfg.algo.gepo
-    if worker.ref is None:
-        raise RuntimeError("DPO needs the reference policy (it is loaded with the off-policy loss)")
-    pw, rw, mw, pl, rl, ml = group_logps(worker, batch)
-    max_pairs = getattr(dc, "max_pairs", None)
-    pairs = sample_pair_mask(mw, ml, max_pairs, seed=int(getattr(dc, "seed", 0) or 0)) if max_pairs else None
-    loss, stats = dpo_loss(pw, rw, pl, rl, beta=dc.beta, w_mask=mw, l_mask=ml, pair_mask=pairs,
-                           global_groups=len(batch["prompts"]) * worker.world_size)
-    return dc.weight * loss, {f"dpo/{k}": float(v) for k, v in stats.items()} | {"dpo/loss": float(loss.detach())}
+    dc, gc = ac.dpo, ac.gepo
+    beta = dc.beta if dc.beta is not None else gc.beta
+    weight = dc.weight if dc.weight is not None else gc.weight
+    pairs = sample_pair_mask(mw, ml, dc.max_pairs, seed=dc.seed) if dc.max_pairs else None
+    loss, stats = dpo_loss(pw, rw, pl, rl, beta=beta, w_mask=mw, l_mask=ml, pair_mask=pairs, global_groups=global_groups)
+    return weight * loss, {**stats, "loss": loss.detach()}

@@ -67,7 +67,7 @@ class LearnerWorker:
                               num_training_steps=updates)
         self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
             model=model, optimizer=optim, lr_scheduler=sched, config=ds_cfg)
-        needs_ref = self.cfg.algo.kl_coef > 0 or self.cfg.algo.gepo.enabled
+        needs_ref = self.cfg.algo.kl_coef > 0 or self.cfg.algo.offpolicy is not None
         self.ref = self._load_reference(model_dir, dtype, ds_cfg) if needs_ref else None
         self.weight_engine = None
 
@@ -126,9 +126,13 @@ class LearnerWorker:
     def train_step(self, batch: dict, offpolicy: dict | None = None) -> dict:
         """One rollout batch (this rank's shard): epochs x mini-batches optimizer updates.
 
-        ``offpolicy`` maps a registered off-policy loss name (e.g. ``gepo``) to its batch for this
-        rank; its loss is added with its configured weight in the first micro-batch of every update.
+        ``offpolicy`` maps a registered off-policy loss name (``gepo``, ``dpo``) to this rank's share of
+        the step's IR groups; its weighted loss joins the first micro-batch of every update, back-
+        propagated chunk by chunk (``oorl.learner.offpolicy``), so the update carries both losses.
         """
+        from oorl.learner.offpolicy import prepare
+
+        offpolicy = [prepare(self, name, ob) for name, ob in (offpolicy or {}).items()]
         lc, ac = self.cfg.learner, self.cfg.algo
         t0 = time.perf_counter()
         self.engine.train()
@@ -147,15 +151,23 @@ class LearnerWorker:
                 mbs = micro_batches(part, lc.micro_batch_size)
                 g_tok, g_seq = self._global_counts(mbs)
                 for i, mb in enumerate(mbs):
-                    stats = self._micro_step(mb, g_tok, g_seq, scale, offpolicy if i == 0 else None)
+                    stats = self._micro_step(mb, g_tok, g_seq, scale, offpolicy if i == 0 else ())
                     for k, v in stats.items():
                         sums[k] = sums.get(k, 0.0) + v
                     count += 1
                     self.engine.step()
-        metrics = {k: (v if k in ("loss", "pg_loss", "kl_loss") else v / count) for k, v in sums.items()}
+        updates = lc.mini_batches_per_step * lc.epochs_per_step
+        offp = tuple(f"{p.name}/" for p in offpolicy)  # once per update, not per micro-batch
+
+        def mean(k, v):
+            if k in ("loss", "pg_loss", "kl_loss") or k.endswith("/forward_time_s") or k.endswith("/loss"):
+                return v
+            return v / (updates if k.startswith(offp) else count)
+
+        metrics = {k: mean(k, v) for k, v in sums.items()}
         # "loss" etc. are sums of globally normalised micro-batch terms: the step loss of this rank's
         # share; the driver sums over ranks and divides by the number of updates.
-        metrics["updates"] = lc.mini_batches_per_step * lc.epochs_per_step
+        metrics["updates"] = updates
         metrics["grad_norm"] = float(self.engine.get_global_grad_norm() or 0.0)
         metrics["lr"] = float(self.scheduler.get_last_lr()[0])
         metrics["train_time_s"] = time.perf_counter() - t0
@@ -189,16 +201,21 @@ class LearnerWorker:
             loss = loss + ac.kl_coef * kl
             stats["kl_loss"] = kl.item()
             stats["kl"] = float((kl_tok * mask).sum() / mask.sum().clamp(min=1))
-        if offpolicy:
-            from oorl.learner.offpolicy import offpolicy_loss
-
-            for name, ob in offpolicy.items():
-                term, ostats = offpolicy_loss(name, self, ob)
-                loss = loss + term
-                stats.update(ostats)
-        stats["loss"] = loss.item()
         self.engine.backward(loss * scale)
+        stats["loss"] = loss.item()
+        for prep in offpolicy:  # after the on-policy backward: one graph alive at a time
+            from oorl.learner.offpolicy import offpolicy_backward
+
+            value, ostats = offpolicy_backward(self, prep, scale)
+            stats["loss"] += value
+            stats.update(ostats)
         return stats
+
+    def offpolicy_eval(self, batch: dict, beta: float) -> list[dict]:
+        """Held-out IR groups: per group, the winners' and losers' mean implicit reward (the GEPO eval)."""
+        from oorl.learner.offpolicy import group_margins
+
+        return group_margins(self, batch, beta)
 
     # ------------------------------------------------------------------ weight sync
     def init_weight_sync(self, rollout_handles: list, plan) -> None:
