@@ -149,6 +149,8 @@ class AlgoConfig(Section):
     kl_estimator: Literal["k1", "k2", "k3"] = "k3"
     offpolicy: Optional[str] = Field(None, description="an off-policy loss added to every update on the IR "
                                      "groups of algo.gepo.path: gepo or dpo (None: on-policy only)")
+    rl_weight: float = Field(1.0, ge=0, description="w_rl, the on-policy loss's weight; 0: no rollouts, the "
+                             "updates carry the off-policy loss alone (needs algo.offpolicy)")
     gepo: GepoConfig = GepoConfig()
     dpo: DpoConfig = DpoConfig()
 
@@ -176,7 +178,15 @@ class AlgoConfig(Section):
             if not self.gepo.path:
                 raise ValueError(f"algo.offpolicy: {self.offpolicy} needs algo.gepo.path, the IR groups file "
                                  "(build it with `oorl data ir-groups`)")
+        if self.rl_weight == 0 and self.offpolicy is None:
+            raise ValueError("algo.rl_weight: 0 leaves no loss at all: set algo.offpolicy (gepo or dpo) or a weight > 0")
         return self
+
+    @property
+    def needs_reference(self) -> bool:
+        """The learner keeps the frozen reference policy: for the KL term, the off-policy losses, and the
+        held-out IR-group eval (whenever algo.gepo.path is set)."""
+        return self.kl_coef > 0 or self.offpolicy is not None or bool(self.gepo.path)
 
 
 class WeightSyncConfig(Section):
@@ -249,8 +259,10 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _eval_needs_data(self):
-        if (self.trainer.eval_every or self.trainer.eval_before_train) and self.data.eval is None:
-            raise ValueError("trainer.eval_every / trainer.eval_before_train need a data.eval section")
+        if (self.trainer.eval_every or self.trainer.eval_before_train) and self.data.eval is None \
+                and not self.algo.gepo.path:
+            raise ValueError("trainer.eval_every / trainer.eval_before_train need a data.eval section "
+                             "(or algo.gepo.path: held-out IR groups)")
         return self
 
     @property
@@ -285,21 +297,42 @@ def _format_error(e: ValidationError, source: str) -> str:
     return f"{source}: {msg}{more}"
 
 
+def _merge(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``: sections merge key by key, anything else is replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_tree(p: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A config file's tree, on top of the tree of its ``base:`` file (a path relative to it), if any."""
+    if not p.is_file():
+        raise UserError(f"config file {str(p)!r} does not exist" + (f" (the base of {str(seen[-1])!r})" if seen else ""))
+    if p.resolve() in seen:
+        raise UserError(f"config file {str(p)!r}: its base: chain comes back to itself")
+    try:
+        tree = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"config file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(tree, dict):
+        raise UserError(f"config file {str(p)!r} must hold a mapping at the top level")
+    base = tree.pop("base", None)
+    if base is None:
+        return tree
+    if not isinstance(base, str):
+        raise UserError(f"config file {str(p)!r}: 'base' must be the path of another config file")
+    return _merge(_read_tree(p.parent / base, (*seen, p.resolve())), tree)
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
-    """Load YAML ``path`` (or the defaults), apply ``key=value`` overrides, validate."""
+    """Load YAML ``path`` (on top of its ``base:`` config, if it names one) or the defaults, apply
+    ``key=value`` overrides, validate."""
     tree: dict = {}
     source = "defaults"
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"config file {str(p)!r} does not exist")
-        try:
-            tree = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise UserError(f"config file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
-        if not isinstance(tree, dict):
-            raise UserError(f"config file {str(p)!r} must hold a mapping at the top level")
-        source = str(p)
+        tree = _read_tree(Path(path))
+        source = str(path)
     for item in overrides:
         key, eq, raw = item.partition("=")
         if not eq or not key:

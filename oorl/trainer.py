@@ -6,7 +6,8 @@ Each step is a short sequence of calls on the role groups, each one a synchronis
     rollouts.generate(samples)                        # rollout group (vLLM engines), whole groups each
     rewards.score(samples)                            # reward pool (jailed judges), whole groups each
     batch = advantages + samples -> tensors           # driver: samples that could not be judged are masked
-    learners.train(batch)                             # learner group (DeepSpeed ranks)
+    offpolicy = groups.step_shards(step)              # driver: the step's IR groups (GEPO/DPO), whole per rank
+    learners.train(batch, offpolicy)                  # learner group (DeepSpeed ranks): one update, both losses
     weights.sync(); probe.check()                     # weight sync, then engines vs learner logprobs
 """
 
@@ -23,6 +24,7 @@ import torch
 
 from oorl.algo.advantages import ADV_ESTIMATORS, compute_advantages
 from oorl.config import Config, save_config
+from oorl.data.ir_groups.stream import GroupStream
 from oorl.data.registry import load_tasks
 from oorl.data.sampling import PromptSampler, encode_prompt, sample_seed
 from oorl.learner.batch import build_batch
@@ -103,6 +105,7 @@ class Trainer:
         self.prompt_texts = [self.tokenizer.decode(p) for p in self.prompt_ids]  # what reward functions see
         self.sampler = PromptSampler(len(self.tasks), cfg.rollout.prompts_per_step, cfg.seed)
         self._eval_tasks = None
+        self.groups = GroupStream(cfg.algo.gepo, self.tokenizer, cfg.seed) if cfg.algo.gepo.path else None
 
     # ------------------------------------------------------------------ setup
     def start(self) -> None:
@@ -138,32 +141,48 @@ class Trainer:
         return [Sample(self.prompt_ids[t], group=g, task=t, seed=sample_seed(self.cfg.seed, step, g * n + j))
                 for g, t in enumerate(self.sampler.indices(step)) for j in range(n)]
 
-    def train_step(self, step: int) -> dict:
-        cfg, t = self.cfg, {}
-        t_step = time.perf_counter()
+    def rollout_batch(self, step: int, t: dict) -> tuple[list[Sample], dict | None]:
+        """The on-policy half: generate, judge, advantages -> the learner's batch (none when w_rl = 0)."""
+        cfg = self.cfg
+        if cfg.algo.rl_weight == 0:
+            return [], None
         samples = self.make_samples(step)
         with timed(t, "generate"):
             self.rollouts.generate(samples, cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p,
                                    weight_version=step - 1)
         with timed(t, "reward"):
             self.rewards.score(samples, self.tasks, self.prompt_texts)
-        infra = check_infra(step, samples, cfg.reward.max_infra_error_share)
+        t["reward/infra_errors"] = check_infra(step, samples, cfg.reward.max_infra_error_share)
         assign_advantages(samples, cfg.algo.advantage, self._advantage_kwargs())
         batch = build_batch([s.prompt_ids for s in samples], [s.response_ids or [self.tokenizer.eos_token_id] for s in samples],
                             [s.advantage for s in samples], self.pad_id, keep=[s.ok for s in samples])
+        return samples, batch
+
+    def offpolicy_batch(self, step: int) -> list[dict] | None:
+        """The off-policy half: this step's IR groups, one share per learner rank (``algo.offpolicy``)."""
+        name = self.cfg.algo.offpolicy
+        if name is None:
+            return None
+        return [{name: shard} for shard in self.groups.step_shards(step, self.cfg.learner.world_size)]
+
+    def train_step(self, step: int) -> dict:
+        cfg, t = self.cfg, {}
+        t_step = time.perf_counter()
+        samples, batch = self.rollout_batch(step, t)
+        offpolicy = self.offpolicy_batch(step)
         sleep = self.use_gpu and cfg.placement.mode == "colocate" and cfg.rollout.sleep_when_idle
         with timed(t, "train"):
             if sleep:  # colocated GPUs: vLLM frees its memory while the learner trains
                 self.rollouts.sleep()
-            out = self.learners.train(batch)
+            out = self.learners.train(batch, offpolicy)
             if sleep:
                 self.rollouts.wake_up()
         with timed(t, "sync"):
             sync = self.weights.sync()
         with timed(t, "probe"):
             diff = self.probe.check(self.rollouts, self.learners) if self.probe is not None else 0.0
-        m = {"step": step, **self.sample_metrics(samples, t["time/generate_s"]), **out, "logprob_diff_max": diff,
-             "reward/infra_errors": infra, **t, "sync_bytes": sync.get("bytes", 0), **self.rewards.stats()}
+        m = {"step": step, **self.sample_metrics(samples, t.get("time/generate_s", 0.0)), **out,
+             "logprob_diff_max": diff, **t, "sync_bytes": sync.get("bytes", 0), **self.rewards.stats()}
         self.last_samples = self._sample_records(step, samples)
         m["step_time_s"] = time.perf_counter() - t_step
         if diff > cfg.weight_sync.logprob_tolerance:
@@ -175,6 +194,8 @@ class Trainer:
 
     @staticmethod
     def sample_metrics(samples: list[Sample], gen_s: float) -> dict:
+        if not samples:  # off-policy only
+            return {}
         judged = [s for s in samples if s.ok] or samples
         rewards = torch.tensor([s.reward for s in judged])
         lens = [len(s.response_ids) for s in samples]
@@ -187,18 +208,28 @@ class Trainer:
         return m
 
     def evaluate(self, step: int) -> dict:
-        """Eval on the held-out tasks: the engines sample (current weights), the reward pool judges."""
+        """Eval on the held-out tasks (the engines sample with the current weights, the reward pool
+        judges) and on the held-out IR groups (the learner ranks score them against the reference)."""
+        from oorl.eval import groups as group_eval
         from oorl.eval.metrics import metrics_for_log
         from oorl.eval.run import eval_tasks, evaluate
 
-        if self._eval_tasks is None:
-            self._eval_tasks = eval_tasks(self.cfg)
-        t0 = time.perf_counter()
-        result = evaluate(self.cfg, self._eval_tasks, self.scorer, self.rollouts, self.rewards, self.tokenizer,
-                          self.cfg.trainer.eval_samples)
-        judged = self.rewards.stats()  # eval's judge counters: kept apart from the next step's
-        return {**metrics_for_log(result.metrics), "eval/judge/requests": judged.get("reward/judge/requests", 0.0),
-                "eval/judge/executed": judged.get("reward/judge/executed", 0.0), "time/eval_s": time.perf_counter() - t0}
+        t0, m = time.perf_counter(), {}
+        if self.scorer is not None:
+            if self._eval_tasks is None:
+                self._eval_tasks = eval_tasks(self.cfg)
+            result = evaluate(self.cfg, self._eval_tasks, self.scorer, self.rollouts, self.rewards, self.tokenizer,
+                              self.cfg.trainer.eval_samples)
+            judged = self.rewards.stats()  # eval's judge counters: kept apart from the next step's
+            m.update({**metrics_for_log(result.metrics), "eval/judge/requests": judged.get("reward/judge/requests", 0.0),
+                      "eval/judge/executed": judged.get("reward/judge/executed", 0.0)})
+        if self.groups is not None and self.groups.heldout:
+            t1 = time.perf_counter()
+            per_group = self.learners.offpolicy_eval(self.groups.eval_shards(self.cfg.learner.world_size),
+                                                     self.cfg.algo.gepo.beta)
+            m.update(group_eval.metrics_for_log(group_eval.group_metrics(per_group)))
+            m["time/eval_gepo_s"] = time.perf_counter() - t1
+        return {**m, "time/eval_s": time.perf_counter() - t0}
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, step: int) -> Path:

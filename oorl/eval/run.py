@@ -57,22 +57,39 @@ def evaluate(cfg: Config, tasks: list[Task], scorer: Scorer, rollouts, pool, tok
 
 
 def run_eval(cfg: Config, model: str, samples: int, out_dir: Path) -> tuple[dict, list[Path]]:
-    """``oorl eval``: one in-process vLLM engine on ``model`` (a model directory or a checkpoint)."""
-    import torch
+    """``oorl eval``: the config's eval tasks on one in-process vLLM engine on ``model`` (a model
+    directory or a checkpoint), and, when ``algo.gepo.path`` is set, its held-out IR groups scored in
+    this process against the reference policy (``model.path``)."""
     from transformers import AutoTokenizer
 
+    from oorl.models import resolve_model
+
+    if cfg.data.eval is None and not cfg.algo.gepo.path:
+        raise UserError("nothing to evaluate: the config has neither a data.eval section nor algo.gepo.path")
+    scorer = eval_scorer(cfg) if cfg.data.eval is not None else None  # bad names fail before the engine starts
+    model_dir = resolve_model(model, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    metrics, paths = {}, []
+    if scorer is not None:
+        metrics, paths = _run_task_eval(cfg, model, model_dir, scorer, tokenizer, samples, out_dir)
+    if cfg.algo.gepo.path:
+        m, p = _run_group_eval(cfg, model, model_dir, tokenizer, out_dir)
+        metrics, paths = {**metrics, **m}, paths + p
+    return metrics, paths
+
+
+def _run_task_eval(cfg, model, model_dir, scorer, tokenizer, samples, out_dir):
+    import torch
+
     from oorl.eval.metrics import metrics_for_log
-    from oorl.models import check_context, resolve_model
+    from oorl.models import check_context
     from oorl.reward.pool import RewardPool
     from oorl.rollout.group import RolloutGroup
     from oorl.rollout.worker import RolloutWorker
 
-    scorer = eval_scorer(cfg)  # a bad scorer name or option fails before the engine starts
     pool = RewardPool.local(cfg.reward.model_dump())
-    model_dir = resolve_model(model, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
     check_context(model_dir, cfg.rollout.max_prompt_tokens, cfg.rollout.max_new_tokens)
     tasks = eval_tasks(cfg)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
     use_gpu = torch.cuda.is_available()
     engine = RolloutWorker(model_dir, cfg.rollout.model_dump(), cfg.model.dtype, cfg.seed, "oorl_cpu" if not use_gpu else "nccl",
                            use_gpu, cfg.rollout.max_prompt_tokens + cfg.rollout.max_new_tokens)
@@ -81,3 +98,21 @@ def run_eval(cfg: Config, model: str, samples: int, out_dir: Path) -> tuple[dict
              "scorer": cfg.trainer.eval_scorer, "sandbox": pool.sandbox_limits()[0]}
     paths = list(write_report(result, out_dir, name="eval", extra=extra))
     return metrics_for_log(result.metrics), paths
+
+
+def _run_group_eval(cfg, model, model_dir, tokenizer, out_dir):
+    from oorl.data.ir_groups.stream import GroupStream
+    from oorl.eval import groups as group_eval
+    from oorl.models import resolve_model
+
+    stream = GroupStream(cfg.algo.gepo, tokenizer, cfg.seed)
+    if not stream.heldout:
+        raise UserError(f"algo.gepo.path {cfg.algo.gepo.path}: no held-out group to evaluate "
+                        f"(algo.gepo.heldout_fraction={cfg.algo.gepo.heldout_fraction})")
+    ref_dir = resolve_model(cfg.model.path, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
+    per_group = group_eval.local_group_margins(cfg, model_dir, ref_dir, tokenizer, stream)
+    for g, tg in zip(per_group, stream.heldout):
+        g["id"] = tg.id
+    m = group_eval.group_metrics(per_group)
+    extra = {"model": str(model), "reference": ref_dir, "groups_file": cfg.algo.gepo.path, "beta": cfg.algo.gepo.beta}
+    return group_eval.metrics_for_log(m), group_eval.write_group_report(m, per_group, out_dir, extra)

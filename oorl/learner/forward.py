@@ -19,18 +19,21 @@ callers mask it exactly as before.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from oorl.learner.batch import gather_logprobs
 
 
-def shared_prompt_len(mb: dict[str, torch.Tensor]) -> int:
-    """Length of the prompt shared by every row of ``mb``, or 0 when rows differ (or one row only).
+def shared_prompt_len(mb: dict[str, torch.Tensor], min_rows: int = 2) -> int:
+    """Length of the prompt shared by every row of ``mb``, or 0 when rows differ (or there are fewer
+    than ``min_rows`` rows: one row gains nothing).
 
     A row's prompt is the tokens before its first ``loss_mask`` position.
     """
     mask = mb["loss_mask"]
-    if mask.shape[0] < 2 or bool((mask.sum(1) == 0).any()):
+    if mask.shape[0] < min_rows or bool((mask.sum(1) == 0).any()):
         return 0
     starts = mask.argmax(1)
     p = int(starts[0])
@@ -52,11 +55,17 @@ def _first_response_col(mb: dict[str, torch.Tensor]) -> int:
 
 
 def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_prompt: bool = True,
-                         temperature: float = 1.0) -> torch.Tensor:
+                         temperature: float = 1.0, agree: Callable[[bool], bool] | None = None) -> torch.Tensor:
     """log p(token t | tokens < t) for columns t-1 = 0..T-2 of ``mb``; float32 ``[B, T-1]``.
 
     ``p`` is softmax(logits / temperature): the distribution vLLM sampled from at that temperature.
     Columns before the first completion token of the micro-batch are 0 (not computed).
+
+    ``agree`` (ZeRO-3 over several ranks): every rank must run the same number of model forwards
+    (each one gathers the parameters collectively), so the choice of the shared-prompt path (two
+    forwards) or the plain one (one) is made by all ranks together: ``agree(mine)`` is true when
+    every rank can share. One-row micro-batches then count as shareable, so that the IR groups'
+    chunks (one prompt each, one row or more) agree.
     """
     ids = mb["input_ids"].to(device)
     att = mb["attention_mask"].to(device)
@@ -64,8 +73,11 @@ def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_promp
     inner = getattr(model, "module", model)  # a DeepSpeed engine wraps the HF model
     if inner.training and getattr(inner, "is_gradient_checkpointing", False):
         share_prompt = False  # HF drops the key/value cache of checkpointed layers
-    p = shared_prompt_len(mb) if share_prompt else 0
-    if p and p < t:
+    p = shared_prompt_len(mb, min_rows=1 if agree else 2) if share_prompt else 0
+    shared = 0 < p < t
+    if share_prompt and agree is not None:  # two forwards (prompt, completions) on every rank, or one
+        shared = agree(shared and p < t - 1)
+    if shared:
         return _shared_prompt_logprobs(model, ids, att, p, temperature)
     start = _first_response_col(mb)
     keep = torch.arange(start, t - 1, device=device)

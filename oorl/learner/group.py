@@ -19,10 +19,11 @@ class LearnerGroup:
     def ping(self) -> list[int]:
         return ray.get([l.ping.remote() for l in self.learners])
 
-    def train(self, batch: dict, offpolicy: list[dict] | None = None) -> dict:
-        """One update on ``batch`` (``offpolicy``: one off-policy batch per rank, or None); the
-        step's loss terms summed over ranks per update, the rest averaged, rank 0's optimizer state."""
-        shards = shard(batch, len(self.learners))
+    def train(self, batch: dict | None, offpolicy: list[dict] | None = None) -> dict:
+        """One update on ``batch`` (None: off-policy only) and ``offpolicy`` (one off-policy batch per
+        rank, or None); the step's loss terms summed over ranks per update, the rest averaged, rank 0's
+        optimizer state."""
+        shards = shard(batch, len(self.learners)) if batch is not None else [None] * len(self.learners)
         offs = offpolicy or [None] * len(self.learners)
         outs = ray.get([l.train_step.remote(s, o) for l, s, o in zip(self.learners, shards, offs)])
         updates = outs[0]["updates"]

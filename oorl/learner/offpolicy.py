@@ -68,11 +68,14 @@ class GroupRows:
         rows.real = len(rows.chunks)
         return rows
 
-    def pad_to(self, passes: int) -> "GroupRows":
-        """Repeat the first chunk until there are ``passes`` chunks (the most any rank has)."""
+    def pad_to(self, passes: int, padding: bool = False) -> "GroupRows":
+        """Repeat the first chunk until there are ``passes`` chunks (the most any rank has). A
+        ``padding`` rank (no group of its own, a copy to keep the passes in step) has no real chunk."""
         if passes < self.real:
             raise ValueError(f"{self.real} chunks on this rank but only {passes} passes planned")
-        self.chunks = self.chunks[: self.real] + [self.chunks[0]] * (passes - self.real)
+        first = self.chunks[0]
+        self.real = 0 if padding else self.real
+        self.chunks = self.chunks[: self.real] + [first] * (passes - self.real)
         return self
 
     def width(self, side: int) -> int:
@@ -126,7 +129,7 @@ def prepare(worker, name: str, batch: dict) -> Prepared:
         raise RuntimeError(f"{name} needs the reference policy (the learner loads it with algo.offpolicy)")
     OFFPOLICY_LOSSES.get(name)
     rows = GroupRows.of(batch["groups"], worker.cfg.algo.gepo.micro_batch_size)
-    rows.pad_to(int(batch.get("passes", rows.real)))
+    rows.pad_to(int(batch.get("passes", rows.real)), bool(batch.get("padding")))
     ref = all_logps(worker, worker.ref, rows)
     return Prepared(name, rows, ref, int(batch["global_groups"]))
 
@@ -159,12 +162,18 @@ def group_margins(worker, batch: dict, beta: float) -> list[dict]:
     if worker.ref is None:
         raise RuntimeError("the off-policy eval needs the reference policy")
     rows = GroupRows.of(batch["groups"], worker.cfg.algo.gepo.micro_batch_size)
-    rows.pad_to(int(batch.get("passes", rows.real)))
+    rows.pad_to(int(batch.get("passes", rows.real)), bool(batch.get("padding")))
     worker.engine.eval()
     pol = all_logps(worker, worker.engine, rows)
-    ref = all_logps(worker, worker.ref, rows)
+    # the reference does not change: its log-probs of the same held-out groups are computed once
+    # (every rank hits or misses together: the eval batches are the same at every eval)
+    key = (tuple(g.get("id") for g in batch["groups"]), len(rows.chunks), bool(batch.get("padding")))
+    cache = worker.__dict__.setdefault("_eval_ref_logps", {})
+    ref = cache.get(key) if None not in key[0] else None
+    if ref is None:
+        ref = cache[key] = all_logps(worker, worker.ref, rows)
     worker.engine.train()
-    return margins_of(rows, pol, ref, beta)
+    return [] if batch.get("padding") else margins_of(rows, pol, ref, beta)
 
 
 def margins_of(rows: GroupRows, pol: torch.Tensor, ref: torch.Tensor, beta: float) -> list[dict]:

@@ -67,8 +67,7 @@ class LearnerWorker:
                               num_training_steps=updates)
         self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
             model=model, optimizer=optim, lr_scheduler=sched, config=ds_cfg)
-        needs_ref = self.cfg.algo.kl_coef > 0 or self.cfg.algo.offpolicy is not None
-        self.ref = self._load_reference(model_dir, dtype, ds_cfg) if needs_ref else None
+        self.ref = self._load_reference(model_dir, dtype, ds_cfg) if self.cfg.algo.needs_reference else None
         self.weight_engine = None
 
     # ------------------------------------------------------------------ reference policy
@@ -89,8 +88,17 @@ class LearnerWorker:
 
     # ------------------------------------------------------------------ forward helpers
     def _logprobs(self, model, mb, temperature: float = 1.0) -> torch.Tensor:
+        agree = self._all_ranks if self.cfg.learner.zero_stage == 3 and self.world_size > 1 else None
         return micro_batch_logprobs(model, mb, self.device, share_prompt=self.cfg.learner.share_prompt,
-                                    temperature=temperature)
+                                    temperature=temperature, agree=agree)
+
+    def _all_ranks(self, flag: bool) -> bool:
+        """True when ``flag`` is true on every rank (ZeRO-3: the ranks' forwards must match)."""
+        import torch.distributed as dist
+
+        t = torch.tensor([int(flag)], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        return bool(t.item())
 
     @property
     def _sampling_temperature(self) -> float:
@@ -123,40 +131,56 @@ class LearnerWorker:
         return float(both[0]), float(both[1])
 
     # ------------------------------------------------------------------ the update
-    def train_step(self, batch: dict, offpolicy: dict | None = None) -> dict:
+    def train_step(self, batch: dict | None, offpolicy: dict | None = None) -> dict:
         """One rollout batch (this rank's shard): epochs x mini-batches optimizer updates.
 
         ``offpolicy`` maps a registered off-policy loss name (``gepo``, ``dpo``) to this rank's share of
         the step's IR groups; its weighted loss joins the first micro-batch of every update, back-
         propagated chunk by chunk (``oorl.learner.offpolicy``), so the update carries both losses.
+        ``batch`` None (``algo.rl_weight: 0``): the updates carry the off-policy loss alone.
         """
-        from oorl.learner.offpolicy import prepare
+        from oorl.learner.offpolicy import offpolicy_backward, prepare
 
         offpolicy = [prepare(self, name, ob) for name, ob in (offpolicy or {}).items()]
-        lc, ac = self.cfg.learner, self.cfg.algo
+        lc = self.cfg.learner
         t0 = time.perf_counter()
         self.engine.train()
-        n = batch["input_ids"].shape[0]
-        mini = n // lc.mini_batches_per_step
         gas = self.cfg.grad_accum_steps
         scale = dp_loss_scale(self.world_size, gas)
-        recompute_old = lc.mini_batches_per_step * lc.epochs_per_step > 1
-        if recompute_old:  # the behaviour policy's logprobs, before any update of this step
-            batch = dict(batch, old_logp=self._padded_logprobs(batch))
+        updates = lc.mini_batches_per_step * lc.epochs_per_step
         sums: dict[str, float] = {}
         count = 0
-        for _epoch in range(lc.epochs_per_step):
-            for m in range(lc.mini_batches_per_step):
-                part = {k: v[m * mini:(m + 1) * mini] for k, v in batch.items()}
-                mbs = micro_batches(part, lc.micro_batch_size)
-                g_tok, g_seq = self._global_counts(mbs)
-                for i, mb in enumerate(mbs):
-                    stats = self._micro_step(mb, g_tok, g_seq, scale, offpolicy if i == 0 else ())
-                    for k, v in stats.items():
-                        sums[k] = sums.get(k, 0.0) + v
+
+        def add(stats):
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + v
+
+        if batch is None:  # off-policy only: the same updates, the micro-steps without an on-policy term
+            for _ in range(updates):
+                for i in range(gas):
+                    if i == 0:
+                        stats = {"loss": 0.0}
+                        for prep in offpolicy:
+                            value, ostats = offpolicy_backward(self, prep, scale)
+                            stats["loss"] += value
+                            stats.update(ostats)
+                        add(stats)
                     count += 1
                     self.engine.step()
-        updates = lc.mini_batches_per_step * lc.epochs_per_step
+        else:
+            n = batch["input_ids"].shape[0]
+            mini = n // lc.mini_batches_per_step
+            if updates > 1:  # the behaviour policy's logprobs, before any update of this step
+                batch = dict(batch, old_logp=self._padded_logprobs(batch))
+            for _epoch in range(lc.epochs_per_step):
+                for m in range(lc.mini_batches_per_step):
+                    part = {k: v[m * mini:(m + 1) * mini] for k, v in batch.items()}
+                    mbs = micro_batches(part, lc.micro_batch_size)
+                    g_tok, g_seq = self._global_counts(mbs)
+                    for i, mb in enumerate(mbs):
+                        add(self._micro_step(mb, g_tok, g_seq, scale, offpolicy if i == 0 else ()))
+                        count += 1
+                        self.engine.step()
         offp = tuple(f"{p.name}/" for p in offpolicy)  # once per update, not per micro-batch
 
         def mean(k, v):
@@ -201,6 +225,7 @@ class LearnerWorker:
             loss = loss + ac.kl_coef * kl
             stats["kl_loss"] = kl.item()
             stats["kl"] = float((kl_tok * mask).sum() / mask.sum().clamp(min=1))
+        loss = ac.rl_weight * loss  # w_rl (the off-policy terms carry their own weights)
         self.engine.backward(loss * scale)
         stats["loss"] = loss.item()
         for prep in offpolicy:  # after the on-policy backward: one graph alive at a time

@@ -41,3 +41,30 @@ def test_missing_and_malformed_files(tmp_path):
 def test_dataset_needs_exactly_one_source():
     with pytest.raises(UserError, match="exactly one of 'name' or 'path'"):
         load_config(None, ["data.train.path=x.jsonl", "data.train.name=smoke_letters"])
+
+
+def test_base_config_is_merged_section_by_section(tmp_path):
+    (tmp_path / "base.yaml").write_text("name: b\nlearner: {lr: 1.0e-4, world_size: 2}\nalgo: {kl_coef: 0.1}\n")
+    sub = tmp_path / "ablation"
+    sub.mkdir()
+    (sub / "x.yaml").write_text("base: ../base.yaml\nname: x\nlearner: {lr: 2.0e-4}\n")
+    cfg = load_config(sub / "x.yaml", ["algo.kl_coef=0.2"])
+    assert (cfg.name, cfg.learner.lr, cfg.learner.world_size, cfg.algo.kl_coef) == ("x", 2e-4, 2, 0.2)
+    (sub / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(UserError, match="comes back to itself"):
+        load_config(sub / "loop.yaml")
+    (sub / "orphan.yaml").write_text("base: ../missing.yaml\n")
+    with pytest.raises(UserError, match="missing.yaml' does not exist .the base of"):
+        load_config(sub / "orphan.yaml")
+
+
+@pytest.mark.parametrize("override, needle", [
+    (["algo.offpolicy=gepo"], "needs algo.gepo.path"),
+    (["algo.offpolicy=ppo", "algo.gepo.path=g.jsonl"], "algo.offpolicy 'ppo': unknown"),
+    (["algo.rl_weight=0"], "leaves no loss at all"),
+    (["algo.offpolicy=dpo", "algo.gepo.path=g.jsonl", "learner.world_size=2", "algo.gepo.groups_per_step=1"],
+     "must be at least learner.world_size"),
+])
+def test_offpolicy_settings_are_checked(override, needle):
+    with pytest.raises(UserError, match=needle):
+        load_config(None, override)

@@ -106,3 +106,19 @@ def test_temperature_scores_the_tempered_policy(model, prompts):
     got = micro_batch_logprobs(model, mb, "cpu", temperature=0.6)
     assert torch.allclose(got[mask], want[mask], atol=1e-5)
     assert not torch.allclose(got[mask], token_logprobs(logits, mb["input_ids"])[mask], atol=1e-3)
+
+
+@pytest.mark.parametrize("rows,others_can", [(1, True), (2, True), (2, False)])
+def test_ranks_agree_on_one_path(model, rows, others_can):
+    """ZeRO-3 over several ranks: the path (two forwards or one) is what every rank can take; one-row
+    batches count as shareable then. The values are the same on either path."""
+    mb = _group(list(range(30, 52)), [[11, 12, 13], [14, 15]][:rows])
+    mask = mb["loss_mask"][:, 1:].bool()
+    asked, calls = [], []
+    hook = model.register_forward_pre_hook(lambda m, a, kw: calls.append(1), with_kwargs=True)
+    try:
+        got = micro_batch_logprobs(model, mb, "cpu", agree=lambda mine: asked.append(mine) or (mine and others_can))
+    finally:
+        hook.remove()
+    assert asked == [True] and len(calls) == (2 if others_can else 1)
+    assert torch.allclose(got[mask], _plain(model, mb)[mask], atol=1e-5)
