@@ -8,7 +8,7 @@
   ``reward/<name>/std`` are ignored);
 * **evaluation** against ``step``: ``eval/accuracy`` with its 95% band from
   ``eval/accuracy_ci_low`` and ``eval/accuracy_ci_high`` when present, plus ``eval/any_of_k`` and
-  ``eval/all_of_k``. Evaluation lines are usually sparser than training lines; each key is
+  ``eval/all_of_k``, and the held-out IR groups' ``eval/gepo/accuracy`` with its band. Evaluation lines are usually sparser than training lines; each key is
   plotted at the steps where it appears.
 
 Lines without ``step``, values that are not finite numbers, and a truncated last line (the run
@@ -27,7 +27,7 @@ from pathlib import Path
 
 PNG_NAME = "training_curves.png"
 EVAL_KEYS = (("eval/accuracy", "first-sample accuracy"), ("eval/any_of_k", "any of k"),
-             ("eval/all_of_k", "all of k"))
+             ("eval/all_of_k", "all of k"), ("eval/gepo/accuracy", "held-out IR groups: margin > 0"))
 
 
 def read_metrics(path: str | Path) -> list[dict]:
@@ -93,6 +93,10 @@ def plot_run(run_dir: str | Path, out_name: str = PNG_NAME) -> Path | None:
     xs, ys = series(rows, "reward_mean")
     if xs:
         ax_r.plot(xs, ys, color="black", linewidth=2, label="total (reward_mean)")
+    for key in ("gepo/accuracy", "dpo/accuracy"):  # the off-policy loss's training groups
+        xs, ys = series(rows, key)
+        if xs:
+            ax_r.plot(xs, ys, linewidth=1, linestyle="--", label=key.replace("/", " train "))
     for key in reward_function_keys(rows):
         xs, ys = series(rows, key)
         if xs:
@@ -108,10 +112,11 @@ def plot_run(run_dir: str | Path, out_name: str = PNG_NAME) -> Path | None:
         if not xs:
             continue
         (line,) = ax_e.plot(xs, ys, marker="o", label=label)
-        if key == "eval/accuracy":
-            band = [(r["step"], r.get("eval/accuracy_ci_low"), r.get("eval/accuracy_ci_high")) for r in rows
-                    if _num(r.get("step")) is not None and _num(r.get("eval/accuracy_ci_low")) is not None
-                    and _num(r.get("eval/accuracy_ci_high")) is not None]
+        if key.endswith("/accuracy"):
+            lo_key, hi_key = key + "_ci_low", key + "_ci_high"
+            band = [(r["step"], r.get(lo_key), r.get(hi_key)) for r in rows
+                    if _num(r.get("step")) is not None and _num(r.get(lo_key)) is not None
+                    and _num(r.get(hi_key)) is not None]
             if band:
                 bx, lo, hi = zip(*band)
                 ax_e.fill_between(bx, lo, hi, color=line.get_color(), alpha=0.2, label="95% CI")

@@ -290,8 +290,12 @@ def build_groups(problems_path: Path, out: Path, cfg: BuildConfig, limit: Option
         except (IRError, ValueError) as e:  # a bug's or a strange input's symptom: this row only
             return Outcome(None, "error", f"{type(e).__name__}: {e}")
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        outcomes = list(pool.map(one, problems))
+    from rich.console import Console
+    from rich.progress import track
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:  # a progress bar on a terminal (stderr)
+        outcomes = list(track(pool.map(one, problems), total=len(problems), description="IR groups",
+                              console=Console(stderr=True), transient=True))
     totals: Counter = Counter()
     skipped: Counter = Counter({"bad_row": len(bad)}) if bad else Counter()
     out.parent.mkdir(parents=True, exist_ok=True)
