@@ -148,7 +148,7 @@ def programs(lang: str, theirs: dict, hx: dict | None) -> dict[str, str]:
 # -- the checks --------------------------------------------------------------------------------------
 
 def verdicts(args) -> None:
-    judge = Judge()
+    judge = Judge(threads=args.threads)
     for lang in args.languages:
         t0 = time.time()
         mine_rows, skipped = translate_file(args.problems, lang)
@@ -198,7 +198,7 @@ def canonical(args) -> None:
     from oorl.data.test_translate import parse_problem, translate_problem
     from oorl.data.test_translate.adapters import adapt
 
-    judge = Judge()
+    judge = Judge(threads=args.threads)
     problems = _jsonl(Path(args.problems))[: args.limit]
     for lang in args.languages:
         t0 = time.time()
@@ -245,6 +245,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="the first N problems only")
     ap.add_argument("--show", type=int, default=10, help="disagreements to print per language")
     ap.add_argument("--canonical", action="store_true", help="canonical-solution acceptance instead")
+    ap.add_argument("--threads", type=int, default=None, help="programs judged at once (default: CPUs)")
     args = ap.parse_args()
     args.languages = [x.strip() for x in args.languages.split(",") if x.strip()]
     canonical(args) if args.canonical else verdicts(args)

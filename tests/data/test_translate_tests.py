@@ -93,8 +93,22 @@ def test_reference_solution_in_the_test_and_self_comparison():
     p = parse_problem(problem(src, "def check(double):\n    assert tuple(double([1])) == tuple(double([1]))\n"
                                    "    assert tuple(double([2])) == tuple([2, 2])\n", "    return l * 2\n"))
     assert [(c.args, c.expected) for c in p.checks] == [(([2],), [2, 2])]
-    p = parse_problem(problem(src, "def check(candidate):\n    assert candidate([3]) == double([3])\n", "    return l * 2\n"))
-    assert p.checks[0].expected == [3, 3]
+    # the function's own name in HumanEval's tests is the answer's function: the candidate against itself
+    p = parse_problem(problem(src, "def check(candidate):\n    assert candidate([3]) == double([3])\n"
+                                   "    assert tuple(candidate([3])) == tuple(double([3]))\n"
+                                   "    assert candidate([4]) == [4, 4]\n", "    return l * 2\n"))
+    assert [(c.args, c.expected) for c in p.checks] == [(([4],), [4, 4])]
+
+
+def test_checks_on_random_inputs_are_left_out_beside_fixed_ones():
+    src = "def add(x: int, y: int) -> int:\n    pass\n"
+    loop = ("    for i in range(5):\n        x, y = {draw}(0, 9), {draw}(0, 9)\n"
+            "        assert candidate(x, y) == x + y\n")
+    test = "def check(candidate):\n    import random\n    assert candidate(1, 2) == 3\n" + loop.format(draw="random.randint")
+    p = parse_problem(problem(src, test, "    return x + y\n"))
+    assert [c.args for c in p.checks] == [(1, 2)]
+    test = "from random import randint as r\n\ndef check(candidate):\n" + loop.format(draw="r")
+    assert len(parse_problem(problem(src, test, "    return x + y\n")).checks) == 5  # random ones only: kept
 
 
 @pytest.mark.parametrize("test, reason", [

@@ -6,10 +6,12 @@ How the checks are read: the ``check`` function's AST is rewritten so that every
 the candidate (``candidate(a) == e``, ``not candidate(a)``, ``candidate(a)``, ``abs(candidate(a) - e)
 < tol``, ``math.isclose(candidate(a), e)``, ``tuple(candidate(a)) == tuple(e)``) records its
 arguments and expected value instead, and the rewritten function is run next to the problem's
-prompt and canonical solution (so loops, local variables, arithmetic and calls of the reference
-solution in the tests become concrete values; ``random`` is seeded). Any other use of the candidate
-makes the problem untranslatable. Each recorded check is then confirmed against the canonical
-solution when the row has one.
+prompt and canonical solution (so loops, local variables and arithmetic in the tests become
+concrete values; ``random`` is seeded). Any other use of the candidate makes the problem
+untranslatable. Each recorded check is then confirmed against the canonical solution when the row
+has one. Left out, as MultiPL-E's tests leave them out: assertions that compare the candidate with
+the function's own name (``candidate(x) == sort_third(x)``: in HumanEval that name is the answer's
+function, so they test nothing), and checks on random inputs drawn in a loop when fixed ones exist.
 """
 
 from __future__ import annotations
@@ -258,8 +260,15 @@ def _abs_arg(node: ast.expr) -> ast.expr | None:
 
 
 class _Rewrite(ast.NodeTransformer):
-    def __init__(self, cand: str):
+    """``assert``s about the candidate -> recording calls. ``entry``: the function's own name, which in
+    HumanEval's tests is the candidate too (the tests run beside the answer's definition of it);
+    ``random_names``: names that draw random numbers (checks in a loop that draws them are marked)."""
+
+    def __init__(self, cand: str, entry: str = "", random_names: frozenset[str] = frozenset()):
         self.cand = cand
+        self.entry = entry
+        self.random_names = random_names
+        self.in_random_loop = 0
 
     def visit_Assert(self, node: ast.Assert):
         if not _mentions(node.test, self.cand):
@@ -268,7 +277,24 @@ class _Rewrite(ast.NodeTransformer):
         if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
                 and ast.dump(t.left) == ast.dump(t.comparators[0])):
             return ast.copy_location(ast.Pass(), node)  # the candidate against itself tests nothing
-        return ast.copy_location(ast.Expr(_classify(node.test, self.cand)), node)
+        if self.entry and self.entry != self.cand and _mentions(t, self.entry):
+            # candidate(x) == sort_third(x): in HumanEval the name is the answer's own function, so the
+            # assertion compares the candidate with itself (MultiPL-E leaves these out too)
+            return ast.copy_location(ast.Pass(), node)
+        call = _classify(node.test, self.cand)
+        if self.in_random_loop:
+            call.args.append(ast.Constant(True))
+        return ast.copy_location(ast.Expr(call), node)
+
+    def _loop(self, node):
+        drawn = any(isinstance(n, ast.Name) and n.id in self.random_names for n in ast.walk(node))
+        self.in_random_loop += drawn
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.in_random_loop -= drawn
+
+    visit_For = visit_While = _loop
 
     def generic_visit(self, node):
         if isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.For, ast.While, ast.If, ast.With, ast.Try)):
@@ -317,7 +343,9 @@ def _time_limit(seconds: float):
 def _run_checks(row: dict, entry: str, test_ast: ast.Module) -> list[Check]:
     check, rest = _check_function(test_ast)
     cand = check.args.args[0].arg
-    new = _Rewrite(cand).visit(copy.deepcopy(check))
+    random_names = frozenset({"random"} | {a.asname or a.name for n in ast.walk(test_ast)
+                                           if isinstance(n, ast.ImportFrom) and n.module == "random" for a in n.names})
+    new = _Rewrite(cand, entry, random_names).visit(copy.deepcopy(check))
     module = ast.fix_missing_locations(ast.Module(body=[*rest, new], type_ignores=[]))
     recorded: list[tuple] = []
     ns: dict[str, Any] = {"__name__": "__oorl_problem__", _REC: lambda *a: recorded.append(a)}
@@ -340,7 +368,12 @@ def _run_checks(row: dict, entry: str, test_ast: ast.Module) -> list[Check]:
         raise Untranslatable(f"tests fail in Python ({type(e).__name__})") from None
     finally:
         random.setstate(state)
-    checks = [Check(tuple(args), expected, None if tol is None else float(tol)) for args, expected, tol in recorded]
+    if any(len(r) > 3 for r in recorded) and any(len(r) == 3 for r in recorded):
+        # checks on random inputs (a loop drawing them) beside fixed ones: the fixed ones only, as
+        # MultiPL-E's tests have them (its translation keeps no random draws)
+        recorded = [r for r in recorded if len(r) == 3]
+    checks = [Check(tuple(args), expected, None if tol is None else float(tol))
+              for args, expected, tol, *_ in recorded]
     ref = ns.get(entry) if isinstance(solution, str) and solution.strip() else None
     if callable(ref):
         with _time_limit(RUN_SECONDS), contextlib.redirect_stdout(io.StringIO()):
