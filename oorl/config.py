@@ -54,7 +54,13 @@ class DatasetConfig(Section):
 
 class DataConfig(Section):
     train: DatasetConfig = DatasetConfig(name="smoke_letters")
-    eval: Optional[DatasetConfig] = None
+    eval: Optional[DatasetConfig] = Field(None, description="held-out tasks; split defaults to 'eval' here")
+
+    @model_validator(mode="after")
+    def _eval_split(self):
+        if self.eval is not None and "split" not in self.eval.model_fields_set:
+            self.eval = self.eval.model_copy(update={"split": "eval"})
+        return self
 
 
 class RolloutConfig(Section):

@@ -68,3 +68,9 @@ def test_base_config_is_merged_section_by_section(tmp_path):
 def test_offpolicy_settings_are_checked(override, needle):
     with pytest.raises(UserError, match=needle):
         load_config(None, override)
+
+
+def test_eval_data_defaults_to_the_eval_split():
+    cfg = load_config(None, ["data.eval={path: x, format: multipl_e}"])
+    assert cfg.data.eval.split == "eval" and cfg.data.train.split == "train"
+    assert load_config(None, ["data.eval={name: mini_translation, split: heldout}"]).data.eval.split == "heldout"
