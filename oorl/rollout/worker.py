@@ -32,6 +32,11 @@ class RolloutWorker:
             weight_transfer_config=WeightTransferConfig(backend=backend),
             worker_extension_cls="oorl.rollout.vllm_ext.OorlWorkerExtension",
         )
+        if not use_gpu:
+            # vLLM rewinds a request's seeded generator after a chunked (partial) prefill step, which a
+            # torch CPU generator refuses ("CPU Generator does not use offset"): a large seeded batch
+            # (an eval of many tasks x samples) would crash the engine. Whole prefills only on CPU.
+            kwargs["enable_chunked_prefill"] = False
         if use_gpu:
             kwargs["gpu_memory_utilization"] = rollout["gpu_memory_utilization"]
             kwargs["enable_sleep_mode"] = enable_sleep
