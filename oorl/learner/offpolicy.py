@@ -136,19 +136,50 @@ def prepare(worker, name: str, batch: dict) -> Prepared:
 
 def offpolicy_backward(worker, prep: Prepared, scale: float) -> tuple[float, dict]:
     """The off-policy term of one optimizer update, back-propagated chunk by chunk (module docstring).
-    Returns ``(weighted loss value, stats)``: ``<name>/loss`` (unweighted, this rank's share of the
-    global mean), the loss's own stats and ``<name>/forward_time_s`` (both passes)."""
+
+    A group whose responses all fit in one chunk needs no gradient cache: its rows run once, with
+    gradients, and its own term of the loss is back-propagated directly (under ZeRO 0-2, where only
+    the number of backward calls must match across ranks; ZeRO-3 also needs matching forwards, so
+    there every group takes the two passes). Returns ``(weighted loss value, stats)``:
+    ``<name>/loss`` (unweighted, this rank's share of the global mean), the loss's own stats and
+    ``<name>/forward_time_s`` (all passes)."""
     t0 = time.perf_counter()
-    rows = prep.rows
-    pol = all_logps(worker, worker.engine, rows).requires_grad_(True)
-    pw, mw, pl, ml = rows.layout(pol)
+    rows, fn, ac = prep.rows, OFFPOLICY_LOSSES.get(prep.name), worker.cfg.algo
     rw, _, rl, _ = rows.layout(prep.ref)
-    loss, stats = OFFPOLICY_LOSSES.get(prep.name)(worker.cfg.algo, pw, rw, mw, pl, rl, ml, prep.global_groups)
-    (coef,) = torch.autograd.grad(loss, pol)
-    for k, chunk in enumerate(rows.chunks):
-        c = coef[chunk] if k < rows.real else torch.zeros_like(coef[chunk])  # padding: no gradient
+
+    def group_term(values: torch.Tensor, groups: list[int]):
+        pw, mw, pl, ml = rows.layout(values)
+        return sum(fn(ac, pw[g:g + 1], rw[g:g + 1], mw[g:g + 1], pl[g:g + 1], rl[g:g + 1], ml[g:g + 1],
+                      prep.global_groups)[0] for g in groups)
+
+    real = rows.chunks[: rows.real]
+    chunks_of: dict[int, int] = {}
+    for chunk in real:
+        chunks_of[rows.group[chunk[0]]] = chunks_of.get(rows.group[chunk[0]], 0) + 1
+    direct = {g for g, n in chunks_of.items() if n == 1} if worker.cfg.learner.zero_stage < 3 else set()
+    cached = sorted(set(chunks_of) - direct)
+    pol = torch.zeros(len(rows.responses), dtype=torch.float32, device=worker.device)
+    coef = torch.zeros_like(pol)
+    if cached:  # pass 1: the cached groups' log-probs without gradients, and dL/dlog pi
+        for chunk in real:
+            if rows.group[chunk[0]] in cached:
+                pol[chunk] = chunk_logps(worker, worker.engine, rows, chunk, grad=False).float()
+        leaf = pol.clone().requires_grad_(True)
+        (coef,) = torch.autograd.grad(group_term(leaf, cached), leaf)
+    for k, chunk in enumerate(rows.chunks):  # pass 2: with gradients, one chunk at a time
         lp = chunk_logps(worker, worker.engine, rows, chunk, grad=True)
-        worker.engine.backward((c.to(lp.dtype) * lp).sum() * scale)
+        g = rows.group[chunk[0]]
+        if k >= rows.real:  # padding: the pass the other ranks run, no gradient
+            term = (lp * 0).sum()
+        elif g in direct:
+            pol[chunk] = lp.detach().float()
+            values = pol.detach().index_put((torch.tensor(chunk, device=pol.device),), lp.float())
+            term = group_term(values, [g])
+        else:
+            term = (coef[chunk].to(lp.dtype) * lp).sum()
+        worker.engine.backward(term * scale)
+    pw, mw, pl, ml = rows.layout(pol)
+    loss, stats = fn(ac, pw, rw, mw, pl, rl, ml, prep.global_groups)
     stats = {f"{prep.name}/{k}": float(v) for k, v in stats.items()}
     stats[f"{prep.name}/forward_time_s"] = time.perf_counter() - t0
     return float(loss.detach()), stats

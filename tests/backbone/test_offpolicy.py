@@ -100,9 +100,13 @@ def test_group_rows_layout_and_chunks():
         GroupRows.of(GROUPS, chunk=2).pad_to(3)
 
 
-@pytest.mark.parametrize("name,chunk", [("gepo", 1), ("gepo", 2), ("dpo", 3)])
-def test_chunked_backward_equals_the_direct_gradient(model_cache, name, chunk):
-    w = _worker(model_cache, f"algo.gepo.micro_batch_size={chunk}", f"algo.offpolicy={name}")
+@pytest.mark.parametrize("name,chunk,zero", [("gepo", 1, 2), ("gepo", 2, 2), ("dpo", 3, 2), ("gepo", 4, 2),
+                                             ("dpo", 4, 2), ("gepo", 4, 3)])
+def test_chunked_backward_equals_the_direct_gradient(model_cache, name, chunk, zero):
+    """Groups split over chunks take the gradient cache, groups in one chunk the direct backward
+    (ZeRO 0-2; under ZeRO-3 every group takes the cache): the gradient is the same."""
+    w = _worker(model_cache, f"algo.gepo.micro_batch_size={chunk}", f"algo.offpolicy={name}",
+                f"learner.zero_stage={zero}")
     params = [p for p in w.engine.parameters() if p.requires_grad]
     direct = _direct_loss(w, name)
     want = torch.autograd.grad(direct, params)
@@ -139,3 +143,16 @@ def test_off_policy_without_reference_is_an_error(model_cache):
     w.ref = None
     with pytest.raises(RuntimeError, match="reference"):
         prepare(w, "gepo", {"groups": GROUPS, "global_groups": 2})
+
+
+def test_groups_in_one_chunk_skip_the_gradient_free_pass(model_cache):
+    calls = {}
+    for zero in (2, 3):
+        w = _worker(model_cache, "algo.gepo.micro_batch_size=4", f"learner.zero_stage={zero}")
+        prep = prepare(w, "gepo", {"groups": GROUPS, "global_groups": 2})
+        n = []
+        hook = w.engine.model.register_forward_pre_hook(lambda m, a: n.append(1))
+        offpolicy_backward(w, prep, scale=1.0)
+        hook.remove()
+        calls[zero] = len(n)
+    assert calls[2] * 2 == calls[3]  # one pass with gradients instead of two
