@@ -56,6 +56,25 @@ def eval_command(
     print("report: " + ", ".join(str(p) for p in paths))
 
 
+@app.command("compare")
+def compare_command(
+    before: Path = typer.Argument(..., help="an `oorl eval` output directory (or its eval_samples.jsonl)"),
+    after: Path = typer.Argument(..., help="the same tasks evaluated on another model"),
+    by: Optional[list[str]] = typer.Option(None, "--by", help="breakdown columns (default: language)"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the comparison as JSON"),
+) -> None:
+    """Pair two evaluations of the same tasks: solved by both / only before / only after, the accuracy
+    difference with a 95% interval and McNemar's exact p-value."""
+    import json
+
+    from oorl.eval.compare import compare, to_markdown
+
+    result = compare(before, after, tuple(by or ("language",)))
+    print(to_markdown(result), end="")
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: show a config's tasks; build translated tests and IR groups.")
 app.add_typer(data_app, name="data")
 
