@@ -11,7 +11,8 @@ Two answer styles, told apart by ``split_answer``:
                 usings) + the answer, with the answer's own entry point and top-level test code
                 removed, + the tests, less the closing of the function that the prompt left open
                 (C++, Java, C#, Bash, Go, Rust); in Java and C# the tests' ``main`` goes into the
-                class that defines the function.
+                class that defines the function (Java: declaring ``throws Exception``, as the
+                answer's method may declare a checked exception).
 
 ``no_code``     nothing to run (an empty answer).
 
@@ -386,6 +387,8 @@ def _whole_managed(problem: dict, code: str) -> Assembled:
     tests = drop_leading_close(problem.get("tests", "")).rstrip()
     if tests.endswith("}"):  # the tests end by closing the prompt's class: their methods go into the answer's
         tests = tests[:-1]
+    if lang == "java":  # the answer's own signature may declare checked exceptions (MD5's NoSuchAlgorithmException)
+        tests = _throws_exception(tests, r"\bstatic\s+void\s+main\s*\([^)]*\)")
     spans = definition_spans(body, lang, name, first_only=True) if name else []
     cls = _enclosing_class(body, spans[0][1]) if spans else None
     decl = body[spans[0][0]:spans[0][1]] if spans else ""
@@ -399,6 +402,8 @@ def _whole_managed(problem: dict, code: str) -> Assembled:
         sig = prompt[signature_start(prompt, lang):].strip().rstrip("{").rstrip()
         if not re.search(r"\bstatic\b", sig):
             sig = "public static " + sig
+        if lang == "java":
+            sig = _throws_exception(sig, rf"\b{re.escape(name)}\s*\(.*\)")
         call = f"new {cls[0]}().{name}({', '.join(_params(sig))})"
         ret = "" if re.search(rf"\bvoid\s+{re.escape(name)}\b", sig) else "return "
         holder = "Problem" if not re.search(r"\b(?:class|struct|record)\s+Problem\b", body) else "OorlProblem"
@@ -412,6 +417,15 @@ def _whole_managed(problem: dict, code: str) -> Assembled:
         spaces = [f"using {ns};" for ns in dict.fromkeys(re.findall(r"^[ \t]*namespace[ \t]+([\w.]+)", src, re.MULTILINE))]
         head = "".join(dict.fromkeys(ln.strip() + "\n" for ln in head.splitlines() + usings + spaces if ln.strip()))
     return Assembled("whole", head + "\n" + src, "", code)
+
+
+def _throws_exception(src: str, head: str) -> str:
+    """Java: the method whose declaration matches ``head`` (up to its parameters' ``)``) declares
+    ``throws Exception`` unless it declares what it throws already."""
+    m = re.search(head + r"(\s*throws\b)?", src, re.DOTALL)
+    if m is None or m.group(1):
+        return src
+    return f"{src[:m.end()]} throws Exception{src[m.end():]}"
 
 
 # Python --------------------------------------------------------------------------------------------

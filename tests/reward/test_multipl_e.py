@@ -548,3 +548,31 @@ def test_cli_judges_samples_and_writes_reports(tmp_path):
         ("HumanEval_0_has_close_elements", "py", False)]
     assert rows[1]["status"] == "wrong_answer" and rows[2]["status"] == "wrong_answer"
     assert "sh" in out.stdout and "passed" in out.stdout
+
+
+# -- regressions found with HumanEval-X's solutions (benchmarks/check_multipl_e_harness.py) ---------------------
+
+JAVA_THROWS = [  # whole programs whose method declares a checked exception (HumanEval-X's string_to_md5 does)
+    "```java\nimport java.security.*;\n\nclass Problem {\n    public static long twice(long x) throws NoSuchAlgorithmException {\n"
+    "        MessageDigest.getInstance(\"MD5\");\n        return 2 * x;\n    }\n}\n```",
+    "```java\nimport java.security.*;\n\nclass Solution {\n    public long twice(long x) throws NoSuchAlgorithmException {\n"
+    "        MessageDigest.getInstance(\"MD5\");\n        return 2 * x;\n    }\n}\n```",
+]
+
+
+def test_java_tests_main_and_wrapper_let_checked_exceptions_through():
+    static, instance = (mp.assemble(JAVA, a).program for a in JAVA_THROWS)
+    assert "public static void main(String[] args) throws Exception {" in static
+    assert "public static long twice(long x) throws Exception { return new Solution().twice(x); }" in instance
+    assert "void main(String[] args) throws Exception {" in instance
+    done = mp.assemble({**JAVA, "tests": JAVA["tests"].replace("String[] args)", "String[] args) throws Throwable")},
+                       JAVA_THROWS[0]).program
+    assert "throws Throwable throws" not in done and "throws Throwable {" in done
+
+
+def test_java_checked_exceptions_judged():
+    judge = Judge(short_limits(wall_s=30.0, cpu_s=20.0, memory_mb=1024), threads=1)
+    wrong = JAVA_THROWS[1].replace("2 * x", "3 * x")
+    results = me.judge_completions([JAVA] * 3, [*JAVA_THROWS, wrong], judge)
+    judge.close()
+    assert [r.passed for r in results] == [True, True, False], [(r.status, r.detail) for r in results]
