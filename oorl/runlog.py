@@ -66,12 +66,17 @@ class MetricsLog:
         self.tb.flush()
         acc = metrics.get("eval/reward_mean", metrics.get("eval/accuracy"))
         ev = f"  eval {acc:.3f}" if isinstance(acc, (int, float)) else ""
-        if "reward_mean" not in metrics:  # an eval-only row (before training)
+        if isinstance(metrics.get("eval/gepo/accuracy"), (int, float)):
+            ev += f"  IR-groups eval {metrics['eval/gepo/accuracy']:.3f} (margin {metrics['eval/gepo/margin']:+.3f})"
+        if "step_time_s" not in metrics:  # an eval-only row (before training)
             self.message(f"step {step}:{ev or '  eval done'}")
             return
-        line = (f"step {step}/{self.total}  reward {metrics.get('reward_mean', 0):.3f}  loss {metrics.get('loss', 0):+.4f}"
-                f"  logp_diff {metrics.get('logprob_diff_max', 0):.2e}  {metrics.get('gen_tokens_per_s', 0):.0f} tok/s"
-                f"  {metrics.get('step_time_s', 0):.1f}s{ev}")
+        onpolicy = (f"  reward {metrics['reward_mean']:.3f}" if "reward_mean" in metrics else "")
+        offpolicy = "".join(f"  {name} {metrics[f'{name}/loss']:.4f} acc {metrics.get(f'{name}/accuracy', 0):.2f}"
+                            for name in ("gepo", "dpo") if f"{name}/loss" in metrics)
+        gen = f"  {metrics['gen_tokens_per_s']:.0f} tok/s" if "gen_tokens_per_s" in metrics else ""
+        line = (f"step {step}/{self.total}{onpolicy}{offpolicy}  loss {metrics.get('loss', 0):+.4f}"
+                f"  logp_diff {metrics.get('logprob_diff_max', 0):.2e}{gen}  {metrics.get('step_time_s', 0):.1f}s{ev}")
         if self.progress is not None:
             self.progress.update(self.task, completed=step, description=line)
         else:
