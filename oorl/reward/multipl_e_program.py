@@ -16,6 +16,8 @@ Two answer styles, told apart by ``split_answer``:
 
 ``no_code``     nothing to run (an empty answer).
 
+A reasoning model's leading ``<think>...</think>`` block (drafts, maybe fenced) is not part of the answer.
+
 Removing an answer's own ``main`` and test code is in ``answer_cleanup.py``.
 """
 
@@ -177,11 +179,14 @@ def _blocks(text: str) -> list[tuple[str, str]]:
     return _FENCE.findall(text)
 
 
+_THINK = re.compile(r"\A\s*<think>.*?</think>[ \t]*\n?", re.DOTALL)
+
+
 def split_answer(problem: dict, answer: str) -> tuple[str, str]:
     """(style, code) of a model's answer to ``problem``: see the module's docstring."""
     lang, prompt = problem["language"], problem.get("prompt", "")
     name = entry_name(problem)
-    text = answer or ""
+    text = _THINK.sub("", answer or "", count=1)  # a reasoning model's drafts are not its answer
     if not text.strip():
         return "no_code", ""
     stripped = prompt.strip()

@@ -576,3 +576,12 @@ def test_java_checked_exceptions_judged():
     results = me.judge_completions([JAVA] * 3, [*JAVA_THROWS, wrong], judge)
     judge.close()
     assert [r.passed for r in results] == [True, True, False], [(r.status, r.detail) for r in results]
+
+
+def test_a_reasoning_models_think_block_is_not_the_answer():
+    draft = "<think>\nFirst try:\n```cpp\nlong twice(long x) {\n    return 3 * x;\n}\n```\nNo, 2 * x.\n</think>\n\n"
+    style, code = mp.split_answer(CPP, draft + "```cpp\nlong twice(long x) {\n    return 2 * x;\n}\n```")
+    assert style == "whole" and "2 * x" in code and "3 * x" not in code
+    style, code = mp.split_answer(CPP, draft + "    return 2 * x;\n}\n")
+    assert style == "completion" and code.lstrip("\n") == "    return 2 * x;\n}\n"
+    assert mp.split_answer(CPP, "<think>\nhmm\n</think>\n") == ("no_code", "")
