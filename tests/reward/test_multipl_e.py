@@ -140,7 +140,7 @@ def test_java_whole_program_tests_go_into_the_answers_class():
     main_at, class_end = src.index("void main"), src.rindex("}")
     assert src.index("public class Main") < main_at < class_end and src.startswith("import java.util.*;")
     inst = mp.assemble(JAVA, "```java\nclass Solution {\n    public long twice(long x) { return 2 * x; }\n}\n```").program
-    assert "public static long twice(long x) { return new Solution().twice(x); }" in inst
+    assert "public static long twice(long x) throws Exception { return new Solution().twice(x); }" in inst
 
 
 def test_csharp_usings_and_namespaces_come_first():
