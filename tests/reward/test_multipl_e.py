@@ -585,3 +585,34 @@ def test_a_reasoning_models_think_block_is_not_the_answer():
     style, code = mp.split_answer(CPP, draft + "    return 2 * x;\n}\n")
     assert style == "completion" and code.lstrip("\n") == "    return 2 * x;\n}\n"
     assert mp.split_answer(CPP, "<think>\nhmm\n</think>\n") == ("no_code", "")
+
+
+NESTED = {  # classes declared before the tests' main: a nested helper class, a local class in the method
+    "java": ["```java\nimport java.util.*;\n\nclass Problem {\n    static class Acc {\n        long v;\n"
+             "        Acc(long v) { this.v = v; }\n    }\n\n    public static long twice(long x) {\n"
+             "        return new Acc(2 * x).v;\n    }\n}\n```",
+             "        class Local {\n            static long times(long a, long b) { return a * b; }\n        }\n"
+             "        return Local.times(2, x);\n    }\n"],
+    "cs": ["```csharp\nusing System;\n\nclass Problem {\n    class Acc {\n        public long V;\n"
+           "        public Acc(long v) { V = v; }\n    }\n\n    public static long Twice(long x) {\n"
+           "        return new Acc(2 * x).V;\n    }\n}\n```"],
+}
+
+
+def test_the_class_that_holds_main_is_the_one_that_encloses_it():
+    from oorl.reward.languages.managed import _entry_class, _entry_path
+
+    src = ("class A {\n  static long f() {\n    class Local { }\n    return 1;\n  }\n  static class B { }\n"
+           "  static class C {\n    public static void main(String[] a) { }\n  }\n}\n")
+    assert _entry_path(src) == ["A", "C"] and _entry_class(src) == "C"
+    assert _entry_class("class Local { }\nclass P {\n  class Q { }\n  static void Main() { }\n}\n") == "P"
+
+
+def test_nested_and_local_classes_before_main_judged():
+    judge = Judge(short_limits(wall_s=30.0, cpu_s=20.0, memory_mb=1024), threads=1)
+    problems = [JAVA, JAVA, CS]
+    answers = [*NESTED["java"], *NESTED["cs"]]
+    results = me.judge_completions(problems, answers, judge)
+    judge.close()
+    assert [me.answer_style(p, a) for p, a in zip(problems, answers)] == ["whole", "completion", "whole"]
+    assert [r.passed for r in results] == [True, True, True], [(r.status, r.detail) for r in results]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from oorl.reward.languages.base import Ctx, Language, register_language, rx
 from oorl.reward.languages.scripted import _JS_PRELUDE, _NodeBased
-from oorl.reward.languages.source_edit import code_positions, split_java_imports
+from oorl.reward.languages.source_edit import _skip, code_positions, matching_brace, split_java_imports
 from oorl.reward.sandbox import Program
 
 _PUBLIC_CLASS = re.compile(r"^public\s+(?:(?:final|abstract|strictfp)\s+)*(?:class|interface|enum|record)\s+(\w+)",
@@ -20,13 +20,44 @@ _MAIN = re.compile(r"\bstatic\s+(?:[\w<>\[\]]+\s+)*(?:void|int|Task(?:<int>)?)\s
 _CLASS = re.compile(r"\b(?:class|struct|record|interface|enum)\s+(\w+)")
 
 
-def _entry_class(src: str) -> str | None:
-    """The class whose body holds the first ``static ... main(`` of ``src``."""
+def _entry_path(src: str) -> list[str] | None:
+    """The classes whose bodies hold the first ``static ... main(`` of ``src``, outermost first (a
+    class declared earlier that does not enclose it, such as a local class in a method before
+    ``main``, is not one of them); None without a ``main``."""
     mains = code_positions(src, _MAIN)
     if not mains:
         return None
-    classes = [m for m in code_positions(src, _CLASS) if m.start() < mains[0].start()]
-    return classes[-1].group(1) if classes else None
+    at = mains[0].start()
+    before = [m for m in code_positions(src, _CLASS) if m.start() < at]
+    enclosing = []
+    for m in before:
+        open_idx = _next_code_char(src, m.end(), "{;")
+        if open_idx < 0 or open_idx > at or src[open_idx] != "{":
+            continue
+        close = matching_brace(src, open_idx)
+        if close < 0 or close > at:  # unbalanced: taken to run to the end
+            enclosing.append(m.group(1))
+    if enclosing:
+        return enclosing
+    return [before[-1].group(1)] if before else None
+
+
+def _entry_class(src: str) -> str | None:
+    """The (innermost) class whose body holds the first ``static ... main(`` of ``src``."""
+    path = _entry_path(src)
+    return path[-1] if path else None
+
+
+def _next_code_char(src: str, i: int, chars: str) -> int:
+    while i < len(src):
+        j = _skip(src, i)
+        if j != i:
+            i = j
+            continue
+        if src[i] in chars:
+            return i
+        i += 1
+    return -1
 
 
 def _jvm_heap(mb: int) -> int:
@@ -57,7 +88,8 @@ class Java(Language):
         imp_t, body_t = split_java_imports(tests)
         pub_p = next((m.group(1) for m in code_positions(body_p, _PUBLIC_CLASS)), None)
         pub_t = next((m.group(1) for m in code_positions(body_t, _PUBLIC_CLASS)), None)
-        entry = _entry_class(body_t) or _entry_class(body_p) or "Main"
+        path = _entry_path(body_t) or _entry_path(body_p) or ["Main"]
+        entry = path[-1]
         head_p = "\n".join(dict.fromkeys(imp_p))
         head_all = "\n".join(dict.fromkeys(imp_p + imp_t))
         if pub_p and pub_t and pub_p != pub_t:  # two public classes need two files
@@ -66,7 +98,7 @@ class Java(Language):
             files = {f"{pub_t or pub_p or entry}.java": f"{head_all}\n{body_p}\n\n{body_t}\n"}
         files["OorlRunner.java"] = (
             "public class OorlRunner {\n    public static void main(String[] args) throws Throwable {\n"
-            f"        {entry}.main(args);\n        System.out.flush();\n"
+            f"        {'.'.join(path)}.main(args);\n        System.out.flush();\n"
             f'        System.out.print("\\n{sentinel}\\n");\n        System.out.flush();\n    }}\n}}\n')
         return Program(self.name, files, entry=entry, meta={"sentinel": sentinel})
 
