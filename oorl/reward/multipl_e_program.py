@@ -333,8 +333,7 @@ def _whole_cpp(problem: dict, code: str) -> Assembled:
     if "using namespace std" not in body and code_positions(body, _STD_UNQUALIFIED):
         head += "using namespace std;\n"
     name = entry_name(problem)
-    spans = definition_spans(body, "cpp", name, first_only=True) if name else []
-    cls = _enclosing_class(body, spans[0][1]) if spans else None
+    spans, cls = _chosen_definition(body, "cpp", name)
     if cls is not None:  # a LeetCode-style class: the tests call a free function with the prompt's signature
         prompt = problem.get("prompt", "")
         sig = prompt[signature_start(prompt, "cpp"):].strip().rstrip("{").rstrip()
@@ -360,6 +359,23 @@ def _enclosing_class(src: str, pos: int) -> tuple[str, int, int] | None:
         if open_idx < pos < close and (best is None or open_idx > best[1]):
             best = (m.group(1), open_idx, close)
     return best
+
+
+def _chosen_definition(body: str, lang: str, name: str | None
+                       ) -> tuple[list[tuple[int, int]], tuple[str, int, int] | None]:
+    """([span], enclosing class or None) of the definition of ``name`` the tests should call: one the
+    tests can call as it is (C++/PHP: a free function; Java/C#: a static method) before one that
+    needs a wrapper (a method of a LeetCode-style class), as an answer may have both."""
+    spans = definition_spans(body, lang, name) if name else []
+    if not spans:
+        return [], None
+    found = [(span, _enclosing_class(body, span[1])) for span in spans]
+    for span, cls in found:
+        callable_as_is = cls is None if lang in ("cpp", "php") else \
+            cls is not None and re.search(r"\bstatic\b", body[span[0]:span[1]])
+        if callable_as_is:
+            return [span], cls
+    return [found[0][0]], found[0][1]
 
 
 def _params(signature: str) -> list[str]:
@@ -394,8 +410,7 @@ def _whole_managed(problem: dict, code: str) -> Assembled:
         tests = tests[:-1]
     if lang == "java":  # the answer's own signature may declare checked exceptions (MD5's NoSuchAlgorithmException)
         tests = _throws_exception(tests, r"\bstatic\s+void\s+main\s*\([^)]*\)")
-    spans = definition_spans(body, lang, name, first_only=True) if name else []
-    cls = _enclosing_class(body, spans[0][1]) if spans else None
+    spans, cls = _chosen_definition(body, lang, name)
     decl = body[spans[0][0]:spans[0][1]] if spans else ""
     if cls is not None and re.search(r"\bstatic\b", decl):
         _, _, close = cls
@@ -469,8 +484,7 @@ def _whole_script(problem: dict, code: str) -> Assembled:
     body = _php_strip_tags(code) if lang == "php" else code
     name = entry_name(problem) or ""
     body = script_without_own_tests(body, lang, _tests_names(tests, lang) - {name})
-    spans = definition_spans(body, lang, name, first_only=True) if name else []
-    cls = _enclosing_class(body, spans[0][1]) if spans and lang == "php" else None
+    spans, cls = _chosen_definition(body, lang, name) if lang == "php" else ([], None)
     if cls is not None:  # a method of a class: the tests call a function
         body += f"\nfunction {name}(...$args) {{ return (new {cls[0]}())->{name}(...$args); }}\n"
     src = f"{header(problem)}\n{body}\n\n{tests}"

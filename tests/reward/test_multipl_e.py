@@ -616,3 +616,25 @@ def test_nested_and_local_classes_before_main_judged():
     judge.close()
     assert [me.answer_style(p, a) for p, a in zip(problems, answers)] == ["whole", "completion", "whole"]
     assert [r.passed for r in results] == [True, True, True], [(r.status, r.detail) for r in results]
+
+
+BOTH = {  # a LeetCode-style class method first, then the function the tests can call as it is
+    "java": (JAVA, "```java\nclass Solution {\n    public long twice(long x) { return 2 * x; }\n}\n\nclass Problem {\n"
+                   "    public static long twice(long x) { return new Solution().twice(x); }\n}\n```"),
+    "cpp": (CPP, "```cpp\nclass Solution {\npublic:\n    long twice(long x) { return 2 * x; }\n};\n\n"
+                 "long twice(long x) { return Solution().twice(x); }\n```"),
+    "php": (PHP, "```php\n<?php\nclass Solution {\n    public function twice($x) { return 2 * $x; }\n}\n\n"
+                 "function twice($x) { return (new Solution())->twice($x); }\n```"),
+}
+
+
+def test_the_definition_callable_as_it_is_is_preferred_to_a_class_method():
+    java, cpp, php = (mp.assemble(*BOTH[k]).program for k in ("java", "cpp", "php"))
+    assert "OorlProblem" not in java and "new Solution().twice(x); }\n" in java
+    assert java.index("class Problem") < java.index("void main")
+    assert cpp.count("long twice(long x)") == 2 and php.count("function twice(") == 2  # no wrapper added
+    judge = Judge(short_limits(wall_s=30.0, cpu_s=20.0, memory_mb=1024), threads=1)
+    results = me.judge_completions([BOTH[k][0] for k in ("java", "cpp", "php")],
+                                   [BOTH[k][1] for k in ("java", "cpp", "php")], judge)
+    judge.close()
+    assert [r.passed for r in results] == [True, True, True], [(r.status, r.detail) for r in results]
