@@ -13,7 +13,9 @@ have (HumanEval numbers):
 ``whole``        HumanEval-X's prompt + canonical solution (its includes/imports, comments, the function or
                  its class) in a fenced block, as an instruct model answers;
 ``whole_main``   the same followed by HumanEval-X's own test code (its ``main``, ``check(...)``, asserts),
-                 which the harness must drop before MultiPL-E's tests run.
+                 which the harness must drop before MultiPL-E's tests run;
+``whole_adapted`` (Java) HumanEval-X's class and a ``Problem`` class with MultiPL-E's signature that calls
+                 it through a reflective type converter: a program of several classes whose types fit.
 
 HumanEval-X's names and types differ from MultiPL-E's in places: JavaScript names are camelCase
 (``greatestCommonDivisor`` vs ``greatest_common_divisor``), C++ uses ``int``/``vector<int>`` where
@@ -104,9 +106,40 @@ def answers(lang: str, mp_prob: dict, hx_row: dict, raw: bool) -> dict[str, str]
         if lang == "cpp":
             prompt, body, test = (cpp_long(t) for t in (prompt, body, test))
     fence = FENCE[lang]
-    return {"completion": body if raw or lang != "cpp" else cpp_std(body),
-            "whole": f"```{fence}\n{prompt}{body}\n```\n",
-            "whole_main": f"Here is the program with its tests:\n\n```{fence}\n{prompt}{body}\n{test}\n```\n"}
+    out = {"completion": body if raw or lang != "cpp" else cpp_std(body),
+           "whole": f"```{fence}\n{prompt}{body}\n```\n",
+           "whole_main": f"Here is the program with its tests:\n\n```{fence}\n{prompt}{body}\n{test}\n```\n"}
+    if lang == "java" and not raw:
+        adapted = java_adapted(mp_prob, hx_row)
+        if adapted:
+            out["whole_adapted"] = adapted
+    return out
+
+
+_BOXED = {"long": "Long", "int": "Integer", "float": "Float", "double": "Double", "boolean": "Boolean",
+          "char": "Character"}
+
+
+def java_adapted(mp_prob: dict, hx_row: dict) -> str | None:
+    """A Java whole program of several classes: HumanEval-X's ``Solution`` as it is, and a ``Problem``
+    whose static method has MultiPL-E's signature and calls it through a reflective converter (the
+    test translator's, ``oorl/data/test_translate/adapters.py``), so MultiPL-E's types meet
+    HumanEval-X's (``ArrayList<Long>`` vs ``List<Integer>``)."""
+    from oorl.data.test_translate.adapters import _JAVA_CONV
+
+    sig = mp_prob["prompt"].rstrip().split("\n")[-1].strip().rstrip("{").strip()
+    m = re.match(r"public static (.+?) (\w+)\(", sig)
+    hx_name = re.findall(r"public\s+(?:static\s+)?[\w<>\[\], ?]+\s+(\w+)\s*\(", hx_row["declaration"])
+    if not m or not hx_name:
+        return None
+    ret = _BOXED.get(m.group(1), m.group(1))
+    args = "".join(", " + n for n in mp._params(sig))
+    code = hx_row["prompt"] + hx_row["canonical_solution"]
+    imports = "".join(ln + "\n" for ln in code.split("\n") if ln.strip().startswith("import "))
+    body = "\n".join(ln for ln in code.split("\n") if not ln.strip().startswith("import "))
+    call = f'return ({ret}) OorlConv.call("{m.group(2)}", "{hx_name[-1]}"{args});'
+    return (f"```java\n{imports}\n{body}\n\nclass Problem {{\n    {sig} {{\n        {call}\n    }}\n}}\n"
+            f"{_JAVA_CONV}```\n")
 
 
 def build(out: Path, multipl_e: Path, humaneval_x: Path, languages: list[str], raw: bool) -> None:
