@@ -14,15 +14,16 @@ have (HumanEval numbers):
                  its class) in a fenced block, as an instruct model answers;
 ``whole_main``   the same followed by HumanEval-X's own test code (its ``main``, ``check(...)``, asserts),
                  which the harness must drop before MultiPL-E's tests run;
-``whole_adapted`` (Java) HumanEval-X's class and a ``Problem`` class with MultiPL-E's signature that calls
-                 it through a reflective type converter: a program of several classes whose types fit.
+``whole_adapted`` (Java, C++) HumanEval-X's code as it is (Java: its class; C++: in a namespace) and
+                 MultiPL-E's signature calling it through the test translator's type converter: a
+                 program of several classes or namespaces whose types fit MultiPL-E's.
 
 HumanEval-X's names and types differ from MultiPL-E's in places: JavaScript names are camelCase
 (``greatestCommonDivisor`` vs ``greatest_common_divisor``), C++ uses ``int``/``vector<int>`` where
 MultiPL-E has ``long``/``std::vector<long>``. The answers get MultiPL-E's function name (a whole-word
 rename), and C++ answers ``long`` for ``int`` (``--raw`` keeps both as HumanEval-X has them). Other
 differences (a tuple vs a vector, Java's ``List<Integer>`` vs ``ArrayList<Long>``, a different parameter
-list) are the data sets', not the harness's: the summary sorts failures by their first error line so
+list) are the data sets', not the harness's: the summary lists each failure with its first error line so
 they can be told apart.
 
 ``wrong.jsonl`` pairs every answer with the next problem (``name`` of problem i+1, the answer as it is);
@@ -109,11 +110,31 @@ def answers(lang: str, mp_prob: dict, hx_row: dict, raw: bool) -> dict[str, str]
     out = {"completion": body if raw or lang != "cpp" else cpp_std(body),
            "whole": f"```{fence}\n{prompt}{body}\n```\n",
            "whole_main": f"Here is the program with its tests:\n\n```{fence}\n{prompt}{body}\n{test}\n```\n"}
-    if lang == "java" and not raw:
-        adapted = java_adapted(mp_prob, hx_row)
+    if lang in ("java", "cpp") and not raw:
+        adapted = (java_adapted if lang == "java" else cpp_adapted)(mp_prob, hx_row)
         if adapted:
             out["whole_adapted"] = adapted
     return out
+
+
+def cpp_adapted(mp_prob: dict, hx_row: dict) -> str | None:
+    """A C++ whole program: HumanEval-X's solution as it is in a namespace, and MultiPL-E's signature
+    calling it through the test translator's converter templates (``vector<int>`` -> ``vector<long>``,
+    ``vector`` -> ``tuple``, ...)."""
+    from oorl.data.test_translate.adapters import _CPP_CONV
+
+    sig = mp_prob["prompt"].rstrip().split("\n")[-1].strip().rstrip("{").strip()
+    m = re.match(r"(.+?)\s*\b(\w+)\s*\(", sig)
+    hx_name = re.findall(r"(\w+)\s*\(", hx_row["declaration"].rstrip().split("\n")[-1])
+    if not m or not hx_name:
+        return None
+    code = hx_row["prompt"] + hx_row["canonical_solution"]
+    includes = "".join(ln + "\n" for ln in code.split("\n") if ln.strip().startswith("#include"))
+    body = "\n".join(ln for ln in code.split("\n") if not ln.strip().startswith("#include"))
+    args = "".join(", " + n for n in mp._params(sig))
+    call = f"return oorl::Conv<{m.group(1)}>::go(oorl::call(hx::{hx_name[-1]}{args}));"
+    return (f"```cpp\n#include <bits/stdc++.h>\n{includes}namespace hx {{\n{body}\n}}\n{_CPP_CONV}\n"
+            f"{sig} {{\n    {call}\n}}\n\nint main() {{\n    return 0;\n}}\n```\n")
 
 
 _BOXED = {"long": "Long", "int": "Integer", "float": "Float", "double": "Double", "boolean": "Boolean",
