@@ -156,16 +156,21 @@ def offpolicy_backward(worker, prep: Prepared, scale: float) -> tuple[float, dic
     chunks_of: dict[int, int] = {}
     for chunk in real:
         chunks_of[rows.group[chunk[0]]] = chunks_of.get(rows.group[chunk[0]], 0) + 1
-    direct = {g for g, n in chunks_of.items() if n == 1} if worker.cfg.learner.zero_stage < 3 else set()
+    zero3 = worker.cfg.learner.zero_stage == 3
+    direct = set() if zero3 else {g for g, n in chunks_of.items() if n == 1}
     cached = sorted(set(chunks_of) - direct)
     pol = torch.zeros(len(rows.responses), dtype=torch.float32, device=worker.device)
     coef = torch.zeros_like(pol)
-    if cached:  # pass 1: the cached groups' log-probs without gradients, and dL/dlog pi
-        for chunk in real:
-            if rows.group[chunk[0]] in cached:
+    if cached or zero3:  # pass 1: the cached groups' log-probs without gradients, and dL/dlog pi
+        # (under ZeRO-3 every rank runs all its passes, padding included: the forwards gather together)
+        for k, chunk in enumerate(rows.chunks if zero3 else real):
+            if k < rows.real and rows.group[chunk[0]] in cached:
                 pol[chunk] = chunk_logps(worker, worker.engine, rows, chunk, grad=False).float()
-        leaf = pol.clone().requires_grad_(True)
-        (coef,) = torch.autograd.grad(group_term(leaf, cached), leaf)
+            elif zero3:
+                chunk_logps(worker, worker.engine, rows, chunk, grad=False)
+        if cached:
+            leaf = pol.clone().requires_grad_(True)
+            (coef,) = torch.autograd.grad(group_term(leaf, cached), leaf)
     for k, chunk in enumerate(rows.chunks):  # pass 2: with gradients, one chunk at a time
         lp = chunk_logps(worker, worker.engine, rows, chunk, grad=True)
         g = rows.group[chunk[0]]

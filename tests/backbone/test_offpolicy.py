@@ -156,3 +156,25 @@ def test_groups_in_one_chunk_skip_the_gradient_free_pass(model_cache):
         hook.remove()
         calls[zero] = len(n)
     assert calls[2] * 2 == calls[3]  # one pass with gradients instead of two
+
+
+@pytest.mark.parametrize("zero", [2, 3])
+def test_ranks_run_the_same_passes(model_cache, zero):
+    """Two ranks with different groups (one a padding rank) run the same number of backward calls, and
+    under ZeRO-3 the same number of forwards too (each one gathers the parameters collectively)."""
+    from oorl.data.ir_groups.stream import shard_groups
+
+    shards = shard_groups(GROUPS[:1], 2, chunk=2)  # one group, two ranks: the second is padding
+    counts = []
+    for shard in shards:
+        w = _worker(model_cache, "algo.gepo.micro_batch_size=2", f"learner.zero_stage={zero}")
+        prep = prepare(w, "gepo", shard)
+        fwd, bwd = [], []
+        hook = w.engine.model.register_forward_pre_hook(lambda m, a: fwd.append(1))
+        w.engine.backward = lambda loss, _b=w.engine.backward: (bwd.append(1), _b(loss))
+        offpolicy_backward(w, prep, scale=1.0)
+        hook.remove()
+        counts.append((len(fwd), len(bwd)))
+    assert counts[0][1] == counts[1][1]
+    if zero == 3:
+        assert counts[0][0] == counts[1][0]
