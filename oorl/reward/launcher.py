@@ -1,6 +1,12 @@
 """A tiny C launcher for jailed commands: drops to the jail's host uid, joins the run's cgroup,
-sets rlimits and execs bubblewrap. It replaces a Python ``preexec_fn``, which forces Python to fork
+sets rlimits and runs bubblewrap. It replaces a Python ``preexec_fn``, which forces Python to fork
 itself (instead of vfork) and run after-fork hooks: about 2 ms saved per compile and per run.
+
+It stays as bubblewrap's parent and is a child subreaper: bubblewrap exits as soon as its namespace's
+init reports the command's status, without reaping that init, which then goes to the host's pid 1.
+Where pid 1 reaps slowly (a microVM's agent) those zombies pile up, stay charged to the run's pids
+cgroup and to the jail uid, and forks start failing with EAGAIN. The launcher reaps them itself and
+exits with bubblewrap's status (a signal is raised again on itself).
 
 Built once with the system C compiler into the cache dir (root-owned, read-only to others);
 without a compiler ``build_launcher`` returns None and the jail uses the Python path.
@@ -21,10 +27,14 @@ SOURCE = r"""
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void die(const char *what, const char *arg) {
@@ -58,9 +68,32 @@ int main(int argc, char **argv) {
         } else if (strcmp(argv[i], "-u") != 0) { errno = EINVAL; die("unknown option", argv[i]); }
     }
     if (i + 1 >= argc) { errno = EINVAL; die("no program", NULL); }
-    execv(argv[i + 1], argv + i + 1);
-    die("cannot execute", argv[i + 1]);
-    return 125;
+    pid_t child = -1;
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) child = fork();
+    if (child <= 0) {  /* the child, or no subreaper/fork: run the program in place */
+        execv(argv[i + 1], argv + i + 1);
+        die("cannot execute", argv[i + 1]);
+    }
+    int status = 0, st;
+    for (;;) {
+        pid_t w = waitpid(-1, &st, 0);
+        if (w == child) { status = st; break; }
+        if (w < 0 && errno != EINTR) { status = 125 << 8; break; }
+    }
+    /* the orphans bubblewrap leaves (its namespace's init, exiting): reap them, for at most 2 s */
+    struct timespec pause = {0, 5000000};
+    for (int k = 0; k < 400; k++) {
+        pid_t w = waitpid(-1, &st, WNOHANG);
+        if (w < 0 && errno != EINTR) break;  /* ECHILD: none left */
+        if (w == 0) nanosleep(&pause, NULL);
+    }
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        signal(sig, SIG_DFL);
+        raise(sig);
+        _exit(128 + sig);
+    }
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
 }
 """
 

@@ -177,3 +177,27 @@ def test_fallback_still_judges(fallback):
     from oorl.reward.doctor import HELLO
 
     assert run(fallback, "java", *HELLO["java"]).passed
+
+
+@pytest.fixture(scope="module")
+def launcher(tmp_path_factory):
+    from oorl.reward.launcher import build_launcher
+
+    exe = build_launcher(tmp_path_factory.mktemp("launcher"))
+    if exe is None:
+        pytest.skip("no C compiler: the jail uses the Python launch path")
+    return exe
+
+
+def test_launcher_reaps_orphans_and_keeps_the_exit_status(launcher):
+    """bubblewrap exits before its namespace's init is reaped; the launcher, a subreaper, reaps such
+    orphans itself (a pid 1 that reaps slowly let them pile up in the pids cgroup: forks failed)."""
+    import subprocess
+
+    p = subprocess.Popen([launcher, "--", "/bin/sh", "-c", "sleep 0.3 & echo $!; exit 3"], stdout=subprocess.PIPE)
+    orphan = int(p.stdout.readline())
+    assert p.wait(timeout=5) == 3
+    p.stdout.close()
+    with pytest.raises(ProcessLookupError):  # reaped before the launcher exited, not left to pid 1
+        os.kill(orphan, 0)
+    assert subprocess.run([launcher, "--", "/bin/sh", "-c", "kill -TERM $$"]).returncode == -15
