@@ -188,12 +188,14 @@ class Jail:
                 pre += ["-r", f"{res}:{soft}:{hard}"]
             if self.drop_uid is not None:
                 pre += ["-u", str(self.drop_uid)]
+            pre += ["-m", "{rusage_fd}"]
             cmd, uid, preexec = [*pre, "--", *cmd], None, None
         spec = Spawn(argv=cmd, cwd=cwd, env=full_env, wall_s=wall_s, cpu_limit_s=cpu, memory_bytes=memory_mb << 20,
                      output_keep=lim.output_keep_kb << 10, output_limit=lim.output_limit_kb << 10, stdin=stdin,
                      side_channel=side_channel, uid=uid, side_owner=self.drop_uid, preexec=preexec,
                      watchdog_interval_s=None if cg is not None else lim.watchdog_interval_s,
-                     watchdog_max_pids=4 * lim.max_processes, signalled_as_128_plus=lim.mode == "bwrap")
+                     watchdog_max_pids=4 * lim.max_processes, signalled_as_128_plus=lim.mode == "bwrap",
+                     rusage_report=bool(self.launcher))
         try:
             res = supervise(spec, cg)
         finally:

@@ -22,7 +22,9 @@ import threading
 from pathlib import Path
 
 SOURCE = r"""
-/* oorl-launch [-c CGROUP_PROCS]... [-r RESOURCE:SOFT:HARD]... [-u UID] -- PROGRAM ARGS... */
+/* oorl-launch [-c CGROUP_PROCS]... [-r RESOURCE:SOFT:HARD]... [-u UID] [-m FD] -- PROGRAM ARGS...
+   -m FD: once the program and its orphans are reaped, write their peak RSS in KiB to FD (the
+   launcher's own ru_maxrss is its parent's, inherited through vfork and exec: useless) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +45,7 @@ static void die(const char *what, const char *arg) {
 }
 
 int main(int argc, char **argv) {
-    long uid = -1;
+    long uid = -1, report = -1;
     char pid[32];
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
     int i = 1;
@@ -65,12 +67,15 @@ int main(int argc, char **argv) {
             if (sscanf(v, "%d:%llu:%llu", &res, &soft, &hard) != 3) { errno = EINVAL; die("bad rlimit", v); }
             struct rlimit rl = { (rlim_t)soft, (rlim_t)hard };
             if (setrlimit(res, &rl) != 0) die("setrlimit", v);
+        } else if (strcmp(argv[i], "-m") == 0) {
+            report = strtol(v, NULL, 10);
         } else if (strcmp(argv[i], "-u") != 0) { errno = EINVAL; die("unknown option", argv[i]); }
     }
     if (i + 1 >= argc) { errno = EINVAL; die("no program", NULL); }
     pid_t child = -1;
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) child = fork();
     if (child <= 0) {  /* the child, or no subreaper/fork: run the program in place */
+        if (child == 0 && report >= 0) close((int)report);
         execv(argv[i + 1], argv + i + 1);
         die("cannot execute", argv[i + 1]);
     }
@@ -86,6 +91,15 @@ int main(int argc, char **argv) {
         pid_t w = waitpid(-1, &st, WNOHANG);
         if (w < 0 && errno != EINTR) break;  /* ECHILD: none left */
         if (w == 0) nanosleep(&pause, NULL);
+    }
+    if (report >= 0) {
+        struct rusage ru;
+        char line[32];
+        if (getrusage(RUSAGE_CHILDREN, &ru) == 0) {
+            int n = snprintf(line, sizeof line, "%ld\n", (long)ru.ru_maxrss);
+            if (write((int)report, line, (size_t)n) < 0) { /* the supervisor falls back to wait4's figure */ }
+        }
+        close((int)report);
     }
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);

@@ -89,6 +89,7 @@ class Spawn:
     watchdog_interval_s: float | None = None  # poll the tree's memory (when no cgroup caps it)
     watchdog_max_pids: int = 4096
     signalled_as_128_plus: bool = False  # bubblewrap reports a child killed by signal N as 128+N
+    rusage_report: bool = False  # a pipe whose write end replaces "{rusage_fd}": the launcher's peak RSS (KiB)
 
 
 def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
@@ -99,6 +100,10 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
         if spec.side_owner is not None:  # so that the child may reopen it as /proc/self/fd/N
             os.fchown(side_w, spec.side_owner, spec.side_owner)
         argv = [a.replace("{side_fd}", str(side_w)) for a in argv]
+    rss_r = rss_w = None
+    if spec.rusage_report:
+        rss_r, rss_w = os.pipe()
+        argv = [str(rss_w) if a == "{rusage_fd}" else a for a in argv]
     stdin_f = None
     if spec.stdin:
         stdin_f = tempfile.TemporaryFile()
@@ -109,18 +114,19 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
     try:
         p = subprocess.Popen(argv, cwd=spec.cwd, env=spec.env, stdin=stdin_f or subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                             pass_fds=(side_w,) if side_w is not None else (), close_fds=True,
+                             pass_fds=tuple(fd for fd in (side_w, rss_w) if fd is not None), close_fds=True,
                              preexec_fn=spec.preexec, **ids)
     except (OSError, subprocess.SubprocessError) as e:
-        for fd in (side_r, side_w):
+        for fd in (side_r, side_w, rss_r, rss_w):
             if fd is not None:
                 os.close(fd)
         return StepResult(exit_code=None, sandbox_error=f"cannot start {argv[0]}: {e}")
     finally:
         if stdin_f is not None:
             stdin_f.close()
-    if side_w is not None:
-        os.close(side_w)
+    for fd in (side_w, rss_w):
+        if fd is not None:
+            os.close(fd)
     out, err, side = Capture(spec.output_keep), Capture(spec.output_keep), Capture(1 << 20)
     caps = {p.stdout.fileno(): out, p.stderr.fileno(): err}
     if side_r is not None:
@@ -172,6 +178,7 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
         os.close(pidfd)
         if side_r is not None:
             os.close(side_r)
+        reported_kib = _read_report(rss_r)
         p.stdout.close()
         p.stderr.close()
     leftovers = 0
@@ -191,11 +198,30 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
         cpu = cg.cpu_seconds() or cpu
     cpu_limited = sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= spec.cpu_limit_s * 0.95)
     oom = oom_watchdog or (cg is not None and cg.oom_kills() > 0)
-    peak = cg.peak_bytes() if cg is not None else ru.ru_maxrss * 1024
+    # ru_maxrss of a child started by vfork/fork + exec begins at its parent's peak (this worker's):
+    # the launcher reports what the run's own processes reached instead
+    peak = cg.peak_bytes() if cg is not None else (reported_kib if reported_kib is not None else ru.ru_maxrss) * 1024
     return StepResult(exit_code=code, signal=sig, wall_s=wall, cpu_s=cpu, stdout=out.text(), stderr=err.text(),
                       stdout_bytes=out.total, stderr_bytes=err.total, timed_out=timed_out and not oom,
                       cpu_limited=cpu_limited and not timed_out, oom=oom, output_exceeded=output_exceeded,
                       peak_memory_mb=peak / (1 << 20), side_output=bytes(side.head), leftover_processes=leftovers)
+
+
+def _read_report(fd: int | None) -> int | None:
+    """The launcher's peak-RSS line (KiB), or None (no launcher report: killed, or not asked for)."""
+    if fd is None:
+        return None
+    try:
+        os.set_blocking(fd, False)
+        data = os.read(fd, 64)
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    try:
+        return int(data.decode().strip())
+    except ValueError:
+        return None
 
 
 def kill(pid: int, cg: RunCgroup | None) -> None:

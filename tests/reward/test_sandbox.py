@@ -201,3 +201,16 @@ def test_launcher_reaps_orphans_and_keeps_the_exit_status(launcher):
     with pytest.raises(ProcessLookupError):  # reaped before the launcher exited, not left to pid 1
         os.kill(orphan, 0)
     assert subprocess.run([launcher, "--", "/bin/sh", "-c", "kill -TERM $$"]).returncode == -15
+
+
+def test_fallback_peak_memory_is_the_runs_not_the_workers(fallback):
+    """Without a cgroup the peak comes from rusage; a child's ru_maxrss starts at its parent's peak
+    (fork/vfork + exec), so a big worker made every small run look huge: the launcher reports its
+    children's instead."""
+    if not fallback.jail.launcher:
+        pytest.skip("no C launcher here: the Python launch path reports the inherited figure")
+    ballast = b"\x01" * (1200 << 20)  # this process's resident peak now passes 1.2 GB
+    res = run(fallback, "python", "print(sum(range(10)))\n")
+    del ballast
+    assert res.status is Verdict.PASSED and res.stdout.strip() == "45"
+    assert 1 < res.run.peak_memory_mb < 300
