@@ -111,11 +111,12 @@ def _mount_optional() -> None:
     app.add_typer(reward_cli.sandbox_app, name="sandbox")
     app.command("judge")(reward_cli.judge_command)
     app.command("doctor")(reward_cli.doctor_command)
-    from oorl.data.ir_groups.cli import ir_groups_command
+    from oorl.data.ir_groups.cli import ir_groups_command, mini_cpp_command
     from oorl.data.translate_cli import translate_tests_command
 
     data_app.command("translate-tests")(translate_tests_command)
     data_app.command("ir-groups")(ir_groups_command)
+    data_app.command("mini-cpp")(mini_cpp_command)
 
 
 def _unwrap(e: BaseException) -> BaseException:

@@ -65,3 +65,12 @@ def test_data_show_and_multipl_e_is_never_training_data(tmp_path):
                  "data.train.path=../shared/data/multipl-e", "data.train.format=multipl_e", "data.train.kwargs={}",
                  timeout=120)
     assert r.returncode == 2 and "evaluation-only" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_data_mini_cpp_writes_problems_and_refuses_bad_counts(tmp_path):
+    out = tmp_path / "mini.jsonl"
+    r = run_oorl("data", "mini-cpp", "--out", str(out), "--per-family", "2", timeout=120)
+    assert r.returncode == 0 and "18 problems" in r.stdout, r.stderr[-2000:]
+    assert len(out.read_text().splitlines()) == 18
+    r = run_oorl("data", "mini-cpp", "--out", str(out), "--per-family", "0", timeout=120)
+    assert r.returncode == 2 and "--per-family 0" in r.stderr and "Traceback" not in r.stderr

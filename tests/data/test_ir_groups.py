@@ -333,3 +333,24 @@ def test_build_group_merges_levels_and_filters_length():
     short = BuildConfig(levels=("O0",), mutants_per_group=1, max_tokens=20, count_tokens=count)
     o = build_group(p, short, _FakeJail())
     assert o.group is None and o.skipped == "too_long" and o.counts["winners_too_long"] == 1
+
+
+def test_builtin_mini_cpp_problems_build_groups(tmp_path):
+    """The built-in C++ problems: the generic layout, tests that the function passes and a mutant fails."""
+    from oorl.data.mini_cpp import CPP, mini_cpp_problems
+
+    rows = mini_cpp_problems(per_family=2)
+    assert len(rows) == 2 * len(CPP) and len({r["id"] for r in rows}) == len(rows)
+    assert rows == mini_cpp_problems(per_family=2)  # seeded
+    chosen = [r for r in rows if r["family"] in ("clamp", "multiple")][:2]
+    problems = tmp_path / "mini.jsonl"
+    problems.write_text("".join(json.dumps(r) + "\n" for r in chosen))
+    out = tmp_path / "groups.jsonl"
+    cfg = BuildConfig(levels=("O0", "O2"), mutants_per_group=2, source_tries=3, ir_tries=3, threads=2)
+    summary = build_groups(problems, out, cfg, log=lambda s: None)
+    assert summary["groups"] == 2 and summary["losers"] >= 2, summary
+    for g in load_groups(out):
+        d = tmp_path / g["id"].replace("/", "_")
+        d.mkdir()
+        assert all(_plain_check(w, g["test_program"], d, f"w{i}") == "pass" for i, w in enumerate(g["winners"]))
+        assert all(_plain_check(x, g["test_program"], d, f"l{i}") == "fail" for i, x in enumerate(g["losers"]))

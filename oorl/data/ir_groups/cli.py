@@ -46,3 +46,21 @@ def ir_groups_command(
     except OSError as e:
         raise UserError(f"--out {out}: cannot write it ({e})") from None
     typer.echo(json.dumps(summary, indent=2))
+
+
+def mini_cpp_command(
+    out: Path = typer.Option(..., "--out", help="where to write the problems (JSONL, the ir-groups generic layout)"),
+    per_family: int = typer.Option(12, "--per-family", help="problems per family (different constants)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the constants and test inputs"),
+) -> None:
+    """Write the built-in small C++ problems with tests (integer functions: add_7, clamp_12, ...) for
+    `oorl data ir-groups`: short IRs that a small model trains on in minutes."""
+    from oorl.data.mini_cpp import write_mini_cpp
+
+    if per_family < 1:
+        raise UserError(f"--per-family {per_family}: must be at least 1")
+    try:
+        n = write_mini_cpp(out, seed=seed, per_family=per_family)
+    except OSError as e:
+        raise UserError(f"--out {out}: cannot write it ({e})") from None
+    typer.echo(f"{n} problems -> {out}; next: oorl data ir-groups --problems {out} --out GROUPS.jsonl")
