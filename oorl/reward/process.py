@@ -138,6 +138,7 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
     sel.register(pidfd, selectors.EVENT_READ)
     open_fds, deadline = len(caps), start + spec.wall_s
     timed_out = output_exceeded = oom_watchdog = exited = False
+    watched = 0  # the largest tree memory the watchdog saw
     next_watch = start + (spec.watchdog_interval_s or 0)
     try:
         while open_fds or not exited:
@@ -164,7 +165,8 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
                 break
             if spec.watchdog_interval_s and time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + spec.watchdog_interval_s
-                if tree_memory_bytes(p.pid, spec.watchdog_max_pids) > spec.memory_bytes:
+                watched = max(watched, tree_memory_bytes(p.pid, spec.watchdog_max_pids))
+                if watched > spec.memory_bytes:
                     oom_watchdog = True
                     break
     finally:
@@ -199,8 +201,16 @@ def supervise(spec: Spawn, cg: RunCgroup | None) -> StepResult:
     cpu_limited = sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= spec.cpu_limit_s * 0.95)
     oom = oom_watchdog or (cg is not None and cg.oom_kills() > 0)
     # ru_maxrss of a child started by vfork/fork + exec begins at its parent's peak (this worker's):
-    # the launcher reports what the run's own processes reached instead
-    peak = cg.peak_bytes() if cg is not None else (reported_kib if reported_kib is not None else ru.ru_maxrss) * 1024
+    # the launcher reports what the run's own processes reached instead; a launcher killed before it
+    # could (timeout, watchdog) leaves the watchdog's largest reading
+    if cg is not None:
+        peak = cg.peak_bytes()
+    elif reported_kib is not None:
+        peak = reported_kib * 1024
+    elif spec.rusage_report and watched:
+        peak = watched
+    else:
+        peak = ru.ru_maxrss * 1024
     return StepResult(exit_code=code, signal=sig, wall_s=wall, cpu_s=cpu, stdout=out.text(), stderr=err.text(),
                       stdout_bytes=out.total, stderr_bytes=err.total, timed_out=timed_out and not oom,
                       cpu_limited=cpu_limited and not timed_out, oom=oom, output_exceeded=output_exceeded,
