@@ -233,12 +233,23 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, step: int) -> Path:
+        """Written under a temporary name and renamed when complete: a run killed while saving
+        leaves its previous checkpoints intact and no half-written step_N for --resume to pick."""
         ckpt = self.run_dir / "checkpoints" / f"step_{step}"
-        if ckpt.exists():
-            shutil.rmtree(ckpt)
-        ckpt.mkdir(parents=True)
-        self.learners.save(str(ckpt), self.model_dir)
-        (ckpt / "trainer_state.json").write_text(json.dumps({"step": step, "seed": self.cfg.seed}))
+        partial = ckpt.with_name(f".{ckpt.name}.partial")
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True)
+        self.learners.save(str(partial), self.model_dir)
+        (partial / "trainer_state.json").write_text(json.dumps({"step": step, "seed": self.cfg.seed}))
+        if ckpt.exists():  # saved again (a resumed run's last step): the new one replaces it
+            old = ckpt.with_name(f".{ckpt.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            ckpt.rename(old)
+            partial.rename(ckpt)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            partial.rename(ckpt)
         done = sorted((p for p in (self.run_dir / "checkpoints").glob("step_*") if (p / "trainer_state.json").exists()),
                       key=lambda p: int(p.name.split("_")[1]))
         for old in done[: -self.cfg.trainer.keep_checkpoints]:

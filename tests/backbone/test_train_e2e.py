@@ -87,9 +87,15 @@ def test_resume_is_exact(tmp_path, model_cache):
     r = run_oorl("train", *common, "--output-dir", str(part), "trainer.stop_after=3")
     assert r.returncode == 0, r.stderr[-3000:]
     assert [x["step"] for x in metrics(part)] == [1, 2, 3]
+    ckpts = part / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["step_3"]  # renamed when complete, no leftovers
+    killed = ckpts / ".step_6.partial"  # what a run killed while saving step 6 leaves behind
+    killed.mkdir()
+    (killed / "trainer_state.json").write_text('{"step": 6, "seed": 7}')
     r = run_oorl("train", *common, "--output-dir", str(part), "--resume")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "resumed from" in r.stdout
+    assert "resumed from" in r.stdout and "(step 3)" in r.stdout
+    assert sorted(p.name for p in ckpts.iterdir()) == ["step_3", "step_6"]
     a, b = metrics(full), metrics(part)
     assert [x["step"] for x in b] == [1, 2, 3, 4, 5, 6]
     for x, y in zip(a, b):
