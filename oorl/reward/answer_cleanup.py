@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import re
 
-from oorl.reward.languages.source_edit import _skip, code_positions, matching_brace
+from oorl.reward.languages.source_edit import _skip, code_positions, matching_brace, next_code_char
 
 
 def remove_blocks(src: str, pattern: str) -> str:
@@ -24,7 +24,7 @@ def remove_blocks(src: str, pattern: str) -> str:
         start = src.rfind("\n", 0, m.start()) + 1
         if src[start:m.start()].strip() and not re.fullmatch(r"[\w\s<>\[\],]*", src[start:m.start()]):
             start = m.start()
-        brace = _next_code_char(src, m.end(), "{;")
+        brace = next_code_char(src, m.end(), "{;")
         if brace < 0 or src[brace] == ";":
             return src
         close = matching_brace(src, brace)
@@ -33,18 +33,6 @@ def remove_blocks(src: str, pattern: str) -> str:
         end = src.find("\n", close)
         src = src[:start] + src[(len(src) if end < 0 else end + 1):]
     return src
-
-
-def _next_code_char(src: str, i: int, chars: str) -> int:
-    while i < len(src):
-        j = _skip(src, i)
-        if j != i:
-            i = j
-            continue
-        if src[i] in chars:
-            return i
-        i += 1
-    return -1
 
 
 def _is_main_guard(test: ast.expr) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from oorl.reward.languages.base import Ctx, Language, register_language, rx
 from oorl.reward.languages.scripted import _JS_PRELUDE, _NodeBased
-from oorl.reward.languages.source_edit import _skip, code_positions, matching_brace, split_java_imports
+from oorl.reward.languages.source_edit import code_positions, matching_brace, next_code_char, split_java_imports
 from oorl.reward.sandbox import Program
 
 _PUBLIC_CLASS = re.compile(r"^public\s+(?:(?:final|abstract|strictfp)\s+)*(?:class|interface|enum|record)\s+(\w+)",
@@ -31,7 +31,7 @@ def _entry_path(src: str) -> list[str] | None:
     before = [m for m in code_positions(src, _CLASS) if m.start() < at]
     enclosing = []
     for m in before:
-        open_idx = _next_code_char(src, m.end(), "{;")
+        open_idx = next_code_char(src, m.end(), "{;")
         if open_idx < 0 or open_idx > at or src[open_idx] != "{":
             continue
         close = matching_brace(src, open_idx)
@@ -46,18 +46,6 @@ def _entry_class(src: str) -> str | None:
     """The (innermost) class whose body holds the first ``static ... main(`` of ``src``."""
     path = _entry_path(src)
     return path[-1] if path else None
-
-
-def _next_code_char(src: str, i: int, chars: str) -> int:
-    while i < len(src):
-        j = _skip(src, i)
-        if j != i:
-            i = j
-            continue
-        if src[i] in chars:
-            return i
-        i += 1
-    return -1
 
 
 def _jvm_heap(mb: int) -> int:

@@ -111,3 +111,16 @@ def split_java_imports(src: str) -> tuple[list[str], str]:
         else:
             rest.append(line)
     return imports, "\n".join(rest)
+
+
+def next_code_char(src: str, i: int, chars: str) -> int:
+    """Index of the first of ``chars`` at or after ``i`` outside comments and string literals, or -1."""
+    while i < len(src):
+        j = _skip(src, i)
+        if j != i:
+            i = j
+            continue
+        if src[i] in chars:
+            return i
+        i += 1
+    return -1
