@@ -75,9 +75,12 @@ def check_infra(step: int, samples: list[Sample], limit: float) -> int:
 
 @contextmanager
 def timed(phases: dict, name: str):
-    t0 = time.perf_counter()
+    """``time/{name}_s`` in ``phases``, and the phase's wall-clock span in ``phases["spans"]``
+    (``[name, start, end]``, Unix seconds) for the run's timeline."""
+    t0, w0 = time.perf_counter(), time.time()
     yield
     phases[f"time/{name}_s"] = time.perf_counter() - t0
+    phases.setdefault("spans", []).append([name, w0, w0 + phases[f"time/{name}_s"]])
 
 
 class Trainer:
@@ -210,11 +213,17 @@ class Trainer:
     def evaluate(self, step: int) -> dict:
         """Eval on the held-out tasks (the engines sample with the current weights, the reward pool
         judges) and on the held-out IR groups (the learner ranks score them against the reference)."""
+        t: dict = {}
+        with timed(t, "eval"):
+            m = self._evaluate()
+        return {**m, **t}
+
+    def _evaluate(self) -> dict:
         from oorl.eval import groups as group_eval
         from oorl.eval.metrics import metrics_for_log
         from oorl.eval.run import eval_tasks, evaluate
 
-        t0, m = time.perf_counter(), {}
+        m: dict = {}
         if self.scorer is not None:
             if self._eval_tasks is None:
                 self._eval_tasks = eval_tasks(self.cfg)
@@ -229,7 +238,7 @@ class Trainer:
                                                      self.cfg.algo.gepo.beta)
             m.update(group_eval.metrics_for_log(group_eval.group_metrics(per_group)))
             m["time/eval_gepo_s"] = time.perf_counter() - t1
-        return {**m, "time/eval_s": time.perf_counter() - t0}
+        return m
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, step: int) -> Path:
@@ -286,7 +295,8 @@ class Trainer:
             for step in range(self.step + 1, cfg.trainer.steps + 1):
                 metrics = self.train_step(step)
                 if cfg.trainer.eval_every and (step % cfg.trainer.eval_every == 0 or step == cfg.trainer.steps):
-                    metrics.update(self.evaluate(step))
+                    ev = self.evaluate(step)
+                    metrics.update(ev, spans=metrics.get("spans", []) + ev["spans"])
                 log.log(metrics)
                 log.samples(self.last_samples)
                 plot_run(self.run_dir)
