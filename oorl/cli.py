@@ -120,8 +120,10 @@ def _mount_optional() -> None:
 
 
 def _unwrap(e: BaseException) -> BaseException:
+    from oorl.errors import TrainingError
+
     cause = getattr(e, "cause", None)  # ray.exceptions.RayTaskError / RayActorError
-    return cause if isinstance(cause, UserError) else e
+    return cause if isinstance(cause, (UserError, TrainingError)) else e
 
 
 def main() -> None:
@@ -133,7 +135,7 @@ def main() -> None:
         if isinstance(err, UserError):
             print(f"oorl: error: {err}", file=sys.stderr)
             sys.exit(2)
-        from oorl.trainer import TrainingError
+        from oorl.errors import TrainingError
 
         if isinstance(err, TrainingError):
             print(f"oorl: training stopped: {err}", file=sys.stderr)

@@ -150,6 +150,11 @@ class AlgoConfig(Section):
     norm_std: bool = True
     clip_low: float = Field(0.2, ge=0)
     clip_high: float = Field(0.2, ge=0)
+    tis: Literal["auto", "on", "off"] = Field("auto", description="truncated importance sampling: each token's "
+                                              "loss times min(pi_learner_old / pi_engine, tis_cap), pi_engine the "
+                                              "rollout engine's logprob (the policy that sampled it); auto: on with "
+                                              "trainer.async_steps 1")
+    tis_cap: float = Field(2.0, gt=0, description="the truncation of the importance weight (veRL's tis_imp_ratio_cap)")
     loss_agg: Literal["token_mean", "seq_mean_token_sum", "seq_mean_token_mean"] = "token_mean"
     kl_coef: float = Field(0.0, ge=0)
     kl_estimator: Literal["k1", "k2", "k3"] = "k3"
@@ -202,6 +207,9 @@ class WeightSyncConfig(Section):
     logprob_tolerance: float = Field(0.02, gt=0, description="largest allowed |logp_vllm - logp_learner|")
 
 
+Strategy = Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]
+
+
 class PlacementConfig(Section):
     mode: Literal["colocate", "split"] = "colocate"
     ray_address: Optional[str] = Field(None, description="an address to join; None: RAY_ADDRESS or a running local cluster, else start one; "
@@ -211,6 +219,16 @@ class PlacementConfig(Section):
     cpu_threads: int = Field(0, ge=0, description="torch/OpenMP threads of each learner rank and engine on a CPU-only "
                              "run; 0: the CPUs of its bundle (colocated roles take turns, so each gets the whole "
                              "bundle), at most this machine's cores shared by the ranks when the cluster is one node")
+    learner_strategy: Strategy = Field("PACK", description="Ray placement strategy of the learner ranks' bundles "
+                                       "(with the engines' when colocated)")
+    rollout_strategy: Strategy = Field("PACK", description="placement strategy of the engines' bundles (split)")
+    reward_strategy: Strategy = Field("SPREAD", description="placement strategy of the reward workers' bundles")
+    reward_resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources each reward "
+                                               "bundle asks for, e.g. {executor: 1}: reward workers only on nodes "
+                                               "started with `ray start --resources '{\"executor\": N}'`")
+    max_restarts: int = Field(3, ge=0, description="Ray restarts a dead rollout engine or reward worker up to this "
+                              "many times (the engine gets the learner's weights again, the interrupted work is "
+                              "redone); a dead learner rank stops the run (resume from the last checkpoint)")
 
 
 class TrainerConfig(Section):
@@ -229,6 +247,9 @@ class TrainerConfig(Section):
         "pass@k, failure kinds), unit_tests (pass@k by language), reward (mean reward), ...")
     eval_scorer_kwargs: dict[str, Any] = Field(default_factory=dict, description="options of the eval scorer")
     stop_after: Optional[int] = Field(None, description="stop (as if interrupted) after this step; for resume tests")
+    async_steps: Literal[0, 1] = Field(0, description="1: the engines generate step k+1 while the learner trains "
+                                       "on step k (needs placement.mode: split); the update corrects for the "
+                                       "one-step lag with truncated importance sampling (algo.tis_cap)")
 
 
 class Config(Section):
@@ -270,6 +291,19 @@ class Config(Section):
             raise ValueError("trainer.eval_every / trainer.eval_before_train need a data.eval section "
                              "(or algo.gepo.path: held-out IR groups)")
         return self
+
+    @model_validator(mode="after")
+    def _async_split(self):
+        if self.trainer.async_steps and self.placement.mode != "split":
+            raise ValueError("trainer.async_steps: 1 needs placement.mode: split (generation overlaps training "
+                             "only when engines and learner ranks have resources of their own)")
+        if self.trainer.async_steps and self.algo.rl_weight == 0:
+            raise ValueError("trainer.async_steps: 1 overlaps rollouts with training; algo.rl_weight: 0 has no rollouts")
+        return self
+
+    @property
+    def use_tis(self) -> bool:
+        return self.algo.tis == "on" or (self.algo.tis == "auto" and self.trainer.async_steps > 0)
 
     @property
     def grad_accum_steps(self) -> int:

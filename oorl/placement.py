@@ -3,7 +3,11 @@
 ``colocate``: one placement group with one bundle per learner rank (a GPU each when there are GPUs);
 rollout engines share those bundles with the learner ranks (vLLM sleeps while the learner trains).
 ``split``: learner ranks and rollout engines get bundles of their own (different GPUs), so the NCCL
-weight sync crosses devices. Reward workers always get CPU bundles of their own, spread over nodes.
+weight sync crosses devices. Reward workers always get CPU bundles of their own, spread over nodes
+(each bundle may ask for a custom resource, ``placement.reward_resources``, to land on executor
+nodes). The strategies of the three kinds of bundles come from the config (pack by role, spread
+reward workers by default). Engines and reward workers restart when they die
+(``placement.max_restarts``); learner ranks do not (see ``oorl.dispatch``).
 Without GPUs everything is placed on CPU resources.
 """
 
@@ -69,7 +73,7 @@ def plan_bundles(cfg: Config, use_gpu: bool) -> list[list[dict]]:
         groups = [[{"CPU": lc.cpus_per_worker + ENGINE_CPUS, **gpu}] * max(lc.world_size, engine_slots)]
     else:
         groups = [[{"CPU": lc.cpus_per_worker, **gpu}] * lc.world_size, [{"CPU": ENGINE_CPUS, **gpu}] * engine_slots]
-    return groups + [[{"CPU": cfg.reward.cpus_per_worker}] * cfg.reward.num_workers]
+    return groups + [[{"CPU": cfg.reward.cpus_per_worker, **cfg.placement.reward_resources}] * cfg.reward.num_workers]
 
 
 def cpu_threads(cfg: Config, single_node: bool, cores: int | None = None) -> tuple[int, int]:
@@ -133,8 +137,9 @@ def create_roles(cfg: Config, model_dir: str) -> Roles:
     gpu = 1 if use_gpu else 0
     learner_cpu, engine_cpu = lc.cpus_per_worker, ENGINE_CPUS
     plan = plan_bundles(cfg, use_gpu)
-    groups = [placement_group(b, strategy="PACK") for b in plan[:-1]]
-    groups.append(placement_group(plan[-1], strategy="SPREAD"))
+    pc = cfg.placement
+    groups = [placement_group(b, strategy=s) for b, s in zip(plan[:-1], (pc.learner_strategy, pc.rollout_strategy))]
+    groups.append(placement_group(plan[-1], strategy=pc.reward_strategy))
     if colocate:
         n = len(plan[0])
         learner_slots = [(groups[0], i) for i in range(lc.world_size)]
@@ -174,12 +179,15 @@ def create_roles(cfg: Config, model_dir: str) -> Roles:
     tp_gpu = engine_gpu if rc.tensor_parallel_size == 1 else 0
     rollouts = [
         ray.remote(RolloutWorker).options(num_cpus=engine_cpu if not colocate else 0.5 * engine_cpu, num_gpus=tp_gpu,
+                                          max_restarts=pc.max_restarts, max_task_retries=0,
                                           scheduling_strategy=strategy(*engine_slots[e]), **threads_env(engine_threads))
         .remote(model_dir, rc.model_dump(), cfg.model.dtype, cfg.seed + e, backend, use_gpu, max_len,
                 enable_sleep=use_gpu and colocate and rc.sleep_when_idle)
         for e in range(rc.num_engines)
     ]
-    reward_opts: dict = {"num_cpus": cfg.reward.cpus_per_worker}
+    # a reward worker's calls are pure: Ray runs a call again on the restarted worker by itself
+    reward_opts: dict = {"num_cpus": cfg.reward.cpus_per_worker, "resources": dict(pc.reward_resources),
+                         "max_restarts": pc.max_restarts, "max_task_retries": -1}
     if cfg.reward.container_image:
         reward_opts["runtime_env"] = {"image_uri": cfg.reward.container_image}
     rewards = [
@@ -188,3 +196,30 @@ def create_roles(cfg: Config, model_dir: str) -> Roles:
         for i in range(cfg.reward.num_workers)
     ]
     return Roles(learners, rollouts, rewards, use_gpu, master_addr, master_port, groups)
+
+
+def check_shared_storage(run_dir, model_dir: str, learners) -> None:
+    """Every learner rank must see the run directory (it writes checkpoints there) and the model at
+    the driver's paths: on a cluster, storage every node mounts at the same path. The driver writes a
+    marker with a fresh token, each rank reads it, checks the model directory and writes its own
+    marker, and the driver reads those back; any failure is a one-line error naming the path."""
+    import uuid
+    from pathlib import Path
+
+    token = uuid.uuid4().hex
+    marker = Path(run_dir) / f".oorl-storage-{token}"
+    marker.write_text(token)
+    try:
+        answers = learners.call("check_storage", [(str(run_dir), token, model_dir)] * len(learners.learners))
+        for rank, (node, problem) in enumerate(answers):
+            if problem is None:
+                back = marker.with_name(f"{marker.name}-rank{rank}")
+                if not back.exists() or back.read_text() != token:
+                    problem = f"its marker {str(back)!r} does not reach the driver"
+            if problem is not None:
+                raise UserError(f"learner rank {rank} on node {node}: {problem}: the output directory and the model "
+                                "must be on storage every node sees at the same path (NFS, EFS, a ReadWriteMany "
+                                "volume); pass such a path to --output-dir and model.cache_dir / model.path")
+    finally:
+        for p in Path(run_dir).glob(f"{marker.name}*"):
+            p.unlink(missing_ok=True)

@@ -27,21 +27,22 @@ from oorl.config import Config, save_config
 from oorl.data.ir_groups.stream import GroupStream
 from oorl.data.registry import load_tasks
 from oorl.data.sampling import PromptSampler, encode_prompt, sample_seed
+from oorl.errors import TrainingError
 from oorl.learner.batch import build_batch
 from oorl.learner.group import LearnerGroup
 from oorl.models import check_context, resolve_model
-from oorl.placement import connect, create_roles
+from oorl.placement import check_shared_storage, connect, create_roles
 from oorl.plots import plot_run
 from oorl.reward.pool import RewardPool
-from oorl.rollout.group import RolloutGroup
+from oorl.rollout.group import Pending, RolloutGroup
 from oorl.runlog import MetricsLog, prepare_run_dir
 from oorl.types import Sample
 from oorl.weight_sync import WeightSync, plan_sync
 from oorl.weight_sync.probe import Probe
 
 
-class TrainingError(RuntimeError):
-    """A run that must stop (e.g. the rollout engine and the learner disagree)."""
+# what a generated sample carries into the next step (kept in an asynchronous run's checkpoint)
+PENDING_FIELDS = ("response_ids", "logprobs", "text", "finish_reason", "weight_version", "engine")
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -73,6 +74,15 @@ def check_infra(step: int, samples: list[Sample], limit: float) -> int:
     return len(bad)
 
 
+def overlap_metrics(generate: tuple[float, float], train: tuple[float, float] | None) -> dict:
+    """How much of an asynchronous generation (its engines' start and end, Unix seconds) ran while the
+    learner trained the step before (``train``'s span): seconds, and the share of the generation."""
+    if train is None:
+        return {"async/overlap_s": 0.0, "async/overlap_share": 0.0}
+    overlap = max(0.0, min(generate[1], train[1]) - max(generate[0], train[0]))
+    return {"async/overlap_s": overlap, "async/overlap_share": overlap / max(generate[1] - generate[0], 1e-9)}
+
+
 @contextmanager
 def timed(phases: dict, name: str):
     """``time/{name}_s`` in ``phases``, and the phase's wall-clock span in ``phases["spans"]``
@@ -95,7 +105,7 @@ class Trainer:
             resolve_reward(spec.name)
         compute_advantages(cfg.algo.advantage, torch.zeros(2), torch.zeros(2, dtype=torch.long), **self._advantage_kwargs())
         self.scorer = eval_scorer(cfg) if cfg.data.eval is not None else None
-        self.run_dir = prepare_run_dir(cfg.run_dir())
+        self.run_dir = prepare_run_dir(cfg.run_dir().expanduser().resolve())  # absolute: actors have other cwds
         self.resume_from = latest_checkpoint(self.run_dir) if resume else None
         save_config(cfg, self.run_dir / "config.yaml")
         self.model_dir = resolve_model(cfg.model.path, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
@@ -116,21 +126,61 @@ class Trainer:
         connect(cfg)
         roles = create_roles(cfg, self.model_dir)
         self.use_gpu = roles.use_gpu
-        self.rollouts = RolloutGroup(roles.rollouts)
+        self.rollouts = RolloutGroup(roles.rollouts, on_restart=self._engine_restarted)
         self.rewards = RewardPool(roles.rewards)
-        self.learners = LearnerGroup(roles.learners, self.pad_id)
+        self.learners = LearnerGroup(roles.learners, self.pad_id, lost_hint=self._resume_hint)
         self.learners.ping()
-        self.weights = WeightSync(roles.learners, roles.rollouts,
+        check_shared_storage(self.run_dir, self.model_dir, self.learners)
+        self.weights = WeightSync(self.learners, roles.rollouts,
                                   plan_sync(cfg, roles.use_gpu, roles.master_addr, (roles.master_port,)))
-        self.step = 0
+        self.step, self.pending, self.faults, self.last_train_span = 0, None, {}, None
         if self.resume_from is not None:
             self.learners.load(str(self.resume_from))
             self.step = json.loads((self.resume_from / "trainer_state.json").read_text())["step"]
+            self.pending = self._load_pending(self.resume_from)
         self.probe = Probe.load_or_make(self.run_dir / "probe.json", self.rollouts, self.prompt_ids,
                                         cfg.weight_sync.probe_size, cfg.rollout.max_new_tokens,
                                         self.tokenizer.eos_token_id)
         if self.resume_from is not None:  # the engines start from model_dir: bring them to the checkpoint
-            self.weights.sync()
+            self.sync_weights(self.step, {})
+
+    def _resume_hint(self) -> str:
+        last = latest_checkpoint(self.run_dir)
+        return (f"; the last checkpoint is {last}: continue with `oorl train ... --resume`" if last is not None
+                else "; no checkpoint was written yet")
+
+    # ------------------------------------------------------------------ dead engines
+    def sync_weights(self, version: int, t: dict) -> dict:
+        """Push the learner's weights (``version``: the updates in them) to the engines; an engine
+        that died or restarted during the transfer is brought back (:meth:`_engine_restarted`)."""
+        with timed(t, "sync"):
+            out = self.weights.sync()
+            self.rollouts.version = version
+            for e in out.get("lost_engines", []):
+                self.rollouts.recover(e)
+        return out
+
+    def _engine_restarted(self, e: int) -> None:
+        """Ray restarted engine ``e`` with the starting weights: reopen the transfer (the new actor has
+        none), send the learner's current weights to the engines, and check the probe."""
+        self.weights.open()
+        self.sync_weights(self.rollouts.version, {})
+        diff = self.probe.check(self.rollouts, self.learners) if self.probe is not None else 0.0
+        self.check_probe(diff, f"after rollout engine {e} restarted")
+
+    def check_probe(self, diff: float, when: str) -> None:
+        if diff > self.cfg.weight_sync.logprob_tolerance:
+            raise TrainingError(
+                f"{when}: the rollout engine's logprobs differ from the learner's by {diff:.3g} "
+                f"(> weight_sync.logprob_tolerance={self.cfg.weight_sync.logprob_tolerance}); the weight sync or the "
+                "engine's numerics are off (dtype, kernels); see metrics.jsonl")
+
+    def fault_metrics(self) -> dict:
+        """Restarts seen since the last step (``faults/...``), per role."""
+        now = {"faults/rollout_restarts": self.rollouts.restarts, "faults/reward_restarts": self.rewards.restarts}
+        out = {k: v - self.faults.get(k, 0) for k, v in now.items()}
+        self.faults = now
+        return out
 
     # ------------------------------------------------------------------ one step
     def _advantage_kwargs(self) -> dict:
@@ -144,21 +194,44 @@ class Trainer:
         return [Sample(self.prompt_ids[t], group=g, task=t, seed=sample_seed(self.cfg.seed, step, g * n + j))
                 for g, t in enumerate(self.sampler.indices(step)) for j in range(n)]
 
+    def generation(self, step: int, t: dict) -> list[Sample]:
+        """This step's samples, generated. Asynchronous (``trainer.async_steps: 1``): collect the
+        generation started during the previous step (with the weights from before that step's update)
+        and start the next one at once, so it runs while the learner trains on this one."""
+        r = self.cfg.rollout
+        args = (r.max_new_tokens, r.temperature, r.top_p)
+        if not self.cfg.trainer.async_steps:
+            samples = self.make_samples(step)
+            with timed(t, "generate"):
+                self.rollouts.generate(samples, *args)
+            return samples
+        if self.pending is None or self.pending.step != step:  # the run's first step
+            self.pending = self.rollouts.start(self.make_samples(step), *args, step=step)
+        current = self.pending
+        with timed(t, "wait_generate"):
+            t["time/generate_s"] = self.rollouts.finish(current)
+        if current.window is not None:
+            t["spans"].append(["generate", *current.window])
+            t.update(overlap_metrics(current.window, self.last_train_span))
+        if step < self.cfg.trainer.steps:
+            self.pending = self.rollouts.start(self.make_samples(step + 1), *args, step=step + 1)
+        return current.samples
+
     def rollout_batch(self, step: int, t: dict) -> tuple[list[Sample], dict | None]:
         """The on-policy half: generate, judge, advantages -> the learner's batch (none when w_rl = 0)."""
         cfg = self.cfg
         if cfg.algo.rl_weight == 0:
             return [], None
-        samples = self.make_samples(step)
-        with timed(t, "generate"):
-            self.rollouts.generate(samples, cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p,
-                                   weight_version=step - 1)
+        samples = self.generation(step, t)
         with timed(t, "reward"):
             self.rewards.score(samples, self.tasks, self.prompt_texts)
         t["reward/infra_errors"] = check_infra(step, samples, cfg.reward.max_infra_error_share)
+        stale = [step - 1 - s.weight_version for s in samples]  # updates the sampling weights lag behind
+        t["async/staleness_mean"], t["async/staleness_max"] = sum(stale) / len(stale), max(stale)
         assign_advantages(samples, cfg.algo.advantage, self._advantage_kwargs())
         batch = build_batch([s.prompt_ids for s in samples], [s.response_ids or [self.tokenizer.eos_token_id] for s in samples],
-                            [s.advantage for s in samples], self.pad_id, keep=[s.ok for s in samples])
+                            [s.advantage for s in samples], self.pad_id, keep=[s.ok for s in samples],
+                            behavior_logp=[s.logprobs for s in samples] if cfg.use_tis else None)
         return samples, batch
 
     def offpolicy_batch(self, step: int) -> list[dict] | None:
@@ -169,7 +242,7 @@ class Trainer:
         return [{name: shard} for shard in self.groups.step_shards(step, self.cfg.learner.world_size)]
 
     def train_step(self, step: int) -> dict:
-        cfg, t = self.cfg, {}
+        cfg, t = self.cfg, {"spans": []}
         t_step = time.perf_counter()
         samples, batch = self.rollout_batch(step, t)
         offpolicy = self.offpolicy_batch(step)
@@ -180,19 +253,16 @@ class Trainer:
             out = self.learners.train(batch, offpolicy)
             if sleep:
                 self.rollouts.wake_up()
-        with timed(t, "sync"):
-            sync = self.weights.sync()
+        self.last_train_span = t["spans"][-1][1:]
+        sync = self.sync_weights(step, t)
         with timed(t, "probe"):
             diff = self.probe.check(self.rollouts, self.learners) if self.probe is not None else 0.0
         m = {"step": step, **self.sample_metrics(samples, t.get("time/generate_s", 0.0)), **out,
-             "logprob_diff_max": diff, **t, "sync_bytes": sync.get("bytes", 0), **self.rewards.stats()}
+             "logprob_diff_max": diff, **t, "sync_bytes": sync.get("bytes", 0), **self.rewards.stats(),
+             **self.fault_metrics()}
         self.last_samples = self._sample_records(step, samples)
         m["step_time_s"] = time.perf_counter() - t_step
-        if diff > cfg.weight_sync.logprob_tolerance:
-            raise TrainingError(
-                f"step {step}: the rollout engine's logprobs differ from the learner's by {diff:.3g} "
-                f"(> weight_sync.logprob_tolerance={cfg.weight_sync.logprob_tolerance}); the weight sync or the "
-                "engine's numerics are off (dtype, kernels); see metrics.jsonl")
+        self.check_probe(diff, f"step {step}")
         return m
 
     @staticmethod
@@ -250,6 +320,10 @@ class Trainer:
             shutil.rmtree(partial)
         partial.mkdir(parents=True)
         self.learners.save(str(partial), self.model_dir)
+        if self.pending is not None and self.pending.step == step + 1:  # generated, not trained yet
+            self.rollouts.finish(self.pending)
+            (partial / "pending_samples.json").write_text(json.dumps([
+                {k: getattr(x, k) for k in PENDING_FIELDS} for x in self.pending.samples]))
         (partial / "trainer_state.json").write_text(json.dumps({"step": step, "seed": self.cfg.seed}))
         if ckpt.exists():  # saved again (a resumed run's last step): the new one replaces it
             old = ckpt.with_name(f".{ckpt.name}.old")
@@ -264,6 +338,19 @@ class Trainer:
         for old in done[: -self.cfg.trainer.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
         return ckpt
+
+    def _load_pending(self, ckpt: Path) -> Pending | None:
+        """The next step's samples, generated before the checkpoint (``trainer.async_steps``): a resumed
+        run trains on them, as the uninterrupted run did, instead of generating them again with newer
+        weights."""
+        path = ckpt / "pending_samples.json"
+        if not self.cfg.trainer.async_steps or not path.exists():
+            return None
+        samples = self.make_samples(self.step + 1)
+        for x, row in zip(samples, json.loads(path.read_text()), strict=True):
+            for k in PENDING_FIELDS:
+                setattr(x, k, row[k])
+        return Pending(self.step + 1, samples, [], done=True)
 
     def _sample_records(self, step: int, samples: list[Sample]) -> list[dict]:
         """``trainer.log_samples`` completions of this step, spread over its prompts, for samples.jsonl."""

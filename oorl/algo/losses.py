@@ -48,6 +48,8 @@ same rule with ``global_groups``, so ``w_rl * L_onpolicy + w_gepo * L_gepo`` tak
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -130,6 +132,26 @@ def aggregate(
     if mode == "seq_mean_token_mean":
         seq_sums = seq_sums / mask.bool().sum(-1).clamp(min=1).to(per_token.dtype)
     return seq_sums.sum() / _denominator(num_sequences, sequences, per_token)
+
+
+def truncated_is_weight(old_logp: Tensor, behavior_logp: Tensor, mask: Tensor, cap: float) -> tuple[Tensor, dict[str, float]]:
+    """Truncated importance sampling (TIS) for tokens sampled by another policy than the one the
+    update's ratio starts from: the rollout engine's (an older version when rollouts run one step
+    ahead, or the same weights under other kernels).
+
+    ``weight = min(exp(old_logp - behavior_logp), cap)`` per token, detached, 1 where ``behavior_logp``
+    is NaN (unknown) or ``mask`` is 0; the caller multiplies the per-token policy loss by it (as veRL's
+    ``tis_imp_ratio_cap`` and OpenRLHF's vLLM importance sampling do). Stats: the weight's mean, the
+    share of tokens at the cap, and the mean ``|old_logp - behavior_logp|`` (how far the policies are).
+    """
+    m = mask.bool() & ~torch.isnan(behavior_logp)
+    with torch.no_grad():
+        gap = torch.where(m, old_logp.detach() - behavior_logp, torch.zeros_like(old_logp))
+        weight = torch.where(m, gap.clamp(max=math.log(cap)).exp(), torch.ones_like(gap))
+        stats = {"tis/weight_mean": float(masked_mean(weight, m)),
+                 "tis/capped_frac": float(masked_mean((gap >= math.log(cap)).float(), m)),
+                 "tis/logp_gap_mean": float(masked_mean(gap.abs(), m))}
+    return weight, stats
 
 
 def ppo_clip_loss(

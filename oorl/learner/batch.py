@@ -6,13 +6,16 @@ import torch
 
 
 def build_batch(prompt_ids: list[list[int]], response_ids: list[list[int]], advantages: list[float],
-                pad_id: int, keep: list[bool] | None = None) -> dict[str, torch.Tensor]:
+                pad_id: int, keep: list[bool] | None = None,
+                behavior_logp: list[list[float]] | None = None) -> dict[str, torch.Tensor]:
     """Right-padded ``input_ids``/``attention_mask``; ``loss_mask`` marks the response tokens.
 
     ``loss_mask[b, t]`` is 1 when token ``t`` of row ``b`` is a response token, i.e. it is predicted
     from position ``t - 1``; ``logp[:, t-1]`` pairs with ``loss_mask[:, t]``. ``row_mask[b]`` is 0 for
     a row left out of the loss (``keep[b]`` false: a sample that could not be judged); the row keeps
     its tokens, so micro-batches keep their shape and their shared prompt (see :func:`train_mask`).
+    ``behavior_logp`` (the rollout engine's logprob of each response token, for truncated importance
+    sampling) becomes ``behavior_logp[b, t-1]`` aligned with the learner's logprobs, NaN where unknown.
     """
     rows = [p + r for p, r in zip(prompt_ids, response_ids)]
     length = max(len(r) for r in rows)
@@ -25,7 +28,15 @@ def build_batch(prompt_ids: list[list[int]], response_ids: list[list[int]], adva
         input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         attention[i, : len(row)] = 1
         loss_mask[i, len(p): len(row)] = 1.0
-    return {
+    out = {}
+    if behavior_logp is not None:
+        beh = torch.full((n, max(length - 1, 1)), float("nan"))
+        for i, (p, lps) in enumerate(zip(prompt_ids, behavior_logp)):
+            k = min(len(lps), len(response_ids[i]))
+            if k and p:
+                beh[i, len(p) - 1: len(p) - 1 + k] = torch.tensor(lps[:k], dtype=torch.float32)
+        out["behavior_logp"] = beh
+    return out | {
         "input_ids": input_ids,
         "attention_mask": attention,
         "loss_mask": loss_mask,

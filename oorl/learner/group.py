@@ -2,22 +2,30 @@
 
 The driver hands it whole batches; it shards them over the ranks (contiguous, so a micro-batch's
 rows keep their shared prompt) and gathers the ranks' statistics. Every call is a collective: all
-ranks take part or none does.
+ranks take part or none does. A rank that dies stops the run at once with a one-line error (a
+restarted rank could not rejoin the others' process group); ``lost_hint`` says how to go on.
 """
 
 from __future__ import annotations
 
-import ray
+from typing import Callable
 
+from oorl.dispatch import gather
 from oorl.learner.batch import build_batch, shard
 
 
 class LearnerGroup:
-    def __init__(self, learners: list, pad_id: int) -> None:
-        self.learners, self.pad_id = learners, pad_id
+    def __init__(self, learners: list, pad_id: int, lost_hint: Callable[[], str] = lambda: "") -> None:
+        self.learners, self.pad_id, self.lost_hint = learners, pad_id, lost_hint
+
+    def call(self, method: str, args_per_rank: list[tuple] | None = None) -> list:
+        """``method`` on every rank (``args_per_rank[r]`` for rank r, else no arguments)."""
+        args = args_per_rank or [()] * len(self.learners)
+        refs = [getattr(l, method).remote(*a) for l, a in zip(self.learners, args)]
+        return gather(refs, "learner rank", method, self.lost_hint())
 
     def ping(self) -> list[int]:
-        return ray.get([l.ping.remote() for l in self.learners])
+        return self.call("ping")
 
     def train(self, batch: dict | None, offpolicy: list[dict] | None = None) -> dict:
         """One update on ``batch`` (None: off-policy only) and ``offpolicy`` (one off-policy batch per
@@ -25,7 +33,7 @@ class LearnerGroup:
         optimizer state."""
         shards = shard(batch, len(self.learners)) if batch is not None else [None] * len(self.learners)
         offs = offpolicy or [None] * len(self.learners)
-        outs = ray.get([l.train_step.remote(s, o) for l, s, o in zip(self.learners, shards, offs)])
+        outs = self.call("train_step", list(zip(shards, offs)))
         updates = outs[0]["updates"]
         m = {}
         for key in sorted({k for o in outs for k in o} - {"updates", "grad_norm", "lr"}):
@@ -38,16 +46,16 @@ class LearnerGroup:
 
     def offpolicy_eval(self, shards: list[dict], beta: float) -> list[dict]:
         """Per-group margins of held-out IR groups, one shard per rank, in the shards' order."""
-        outs = ray.get([l.offpolicy_eval.remote(s, beta) for l, s in zip(self.learners, shards)])
+        outs = self.call("offpolicy_eval", [(s, beta) for s in shards])
         return [g for out in outs for g in out]
 
     def logprobs(self, prompts: list[list[int]], responses: list[list[int]]) -> list[list[float]]:
         """Per-token logprobs of each response (rank 0's; every rank computes, ZeRO-3 needs them all)."""
         batch = build_batch(prompts, responses, [0.0] * len(prompts), self.pad_id)
-        return ray.get([l.logprobs.remote(batch) for l in self.learners])[0]
+        return self.call("logprobs", [(batch,)] * len(self.learners))[0]
 
     def save(self, path: str, tokenizer_dir: str) -> None:
-        ray.get([l.save_checkpoint.remote(path, tokenizer_dir) for l in self.learners])
+        self.call("save_checkpoint", [(path, tokenizer_dir)] * len(self.learners))
 
     def load(self, path: str) -> None:
-        ray.get([l.load_checkpoint.remote(path) for l in self.learners])
+        self.call("load_checkpoint", [(path,)] * len(self.learners))

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from oorl.algo.kl import kl_estimate
-from oorl.algo.losses import aggregate, dp_loss_scale, local_counts, ppo_clip_loss
+from oorl.algo.losses import aggregate, dp_loss_scale, local_counts, ppo_clip_loss, truncated_is_weight
 from oorl.config import Config
 from oorl.learner.batch import micro_batches, train_mask
 from oorl.learner.forward import micro_batch_logprobs
@@ -214,9 +214,15 @@ class LearnerWorker:
         old = mb["old_logp"][:, : logp.shape[1]].to(self.device) if "old_logp" in mb else logp.detach()
         adv = mb["advantages"].to(self.device)
         pg_tok, pg_stats = ppo_clip_loss(logp, old, adv, mask, clip_low=ac.clip_low, clip_high=ac.clip_high)
+        tis_stats = {}
+        if "behavior_logp" in mb:  # the engine sampled from another policy (an older one when asynchronous)
+            weight, tis_stats = truncated_is_weight(old, mb["behavior_logp"][:, : logp.shape[1]].to(self.device),
+                                                    mask, ac.tis_cap)
+            pg_tok = pg_tok * weight
         pg = aggregate(pg_tok, mask, ac.loss_agg, global_tokens=g_tok, num_sequences=g_seq)
         loss = pg
-        stats = {"pg_loss": pg.item(), "clipfrac": float(pg_stats["clipfrac"]), "ratio_mean": float(pg_stats["ratio_mean"])}
+        stats = {"pg_loss": pg.item(), "clipfrac": float(pg_stats["clipfrac"]), "ratio_mean": float(pg_stats["ratio_mean"]),
+                 **tis_stats}
         if self.ref is not None:
             with torch.no_grad():
                 ref_logp = self._logprobs(self.ref, mb, self._sampling_temperature)
@@ -245,24 +251,27 @@ class LearnerWorker:
     # ------------------------------------------------------------------ weight sync
     def init_weight_sync(self, rollout_handles: list, plan) -> None:
         """Open the transfer to the engines (``plan``: an ``oorl.weight_sync.SyncPlan``)."""
-        from vllm.distributed.weight_transfer.clients import RayVLLMWeightSyncClient
         from vllm.distributed.weight_transfer.factory import WeightTransferTrainerFactory
 
         from oorl.weight_sync import DTYPES, register_backends
         from oorl.weight_sync.backends import trainer_init_info
+        from oorl.weight_sync.client import EngineClient
         from oorl.weight_sync.source import ZeroWeightSource
 
         register_backends()
         source = ZeroWeightSource(self.engine.module, DTYPES[plan.dtype], self.cfg.learner.zero_stage)
         info = trainer_init_info(plan, self.rank)
-        client = RayVLLMWeightSyncClient(list(rollout_handles))
-        self.weight_engine = WeightTransferTrainerFactory.trainer_init(info, client=client, source=source)
+        self.sync_client = EngineClient(rollout_handles) if self.rank == 0 else None
+        self.weight_engine = WeightTransferTrainerFactory.trainer_init(info, client=self.sync_client, source=source)
 
     def sync_weights(self) -> dict:
+        """Send the weights; ``lost_engines``: engines that died or restarted during the transfer
+        (rank 0, the sender, knows; the driver brings them back and syncs again)."""
         t0 = time.perf_counter()
         self.weight_engine.send_weights()
         stats = dict(getattr(self.weight_engine, "last_stats", {}))
         stats["sync_time_s"] = time.perf_counter() - t0
+        stats["lost_engines"] = sorted(self.sync_client.lost) if self.sync_client is not None else []
         return stats
 
     # ------------------------------------------------------------------ checkpoints
@@ -290,3 +299,21 @@ class LearnerWorker:
 
     def ping(self) -> int:
         return self.rank
+
+    def check_storage(self, run_dir: str, token: str, model_dir: str) -> tuple[str, str | None]:
+        """(this node's address, what is wrong or None): the driver's marker in ``run_dir`` must be
+        readable here, a marker of this rank writable, and ``model_dir`` present (see
+        ``oorl.placement.check_shared_storage``)."""
+        import ray
+
+        node = ray.util.get_node_ip_address() if ray.is_initialized() else "local"
+        marker = Path(run_dir) / f".oorl-storage-{token}"
+        try:
+            if marker.read_text() != token:
+                return node, f"the driver's marker {str(marker)!r} has other contents here"
+            marker.with_name(f"{marker.name}-rank{self.rank}").write_text(token)
+        except OSError as e:
+            return node, f"the output directory {run_dir!r} is not the driver's here ({e.strerror}: {str(marker)!r})"
+        if not (Path(model_dir) / "config.json").exists():
+            return node, f"the model directory {model_dir!r} does not exist here"
+        return node, None

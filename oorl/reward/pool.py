@@ -24,6 +24,15 @@ class RewardPool:
         if not workers:
             raise ValueError("a reward pool needs at least one worker")
         self.workers = workers
+        self.incarnations: list[str | None] = [None] * len(workers)
+        self.restarts = 0
+
+    def _seen(self, w: int, out: dict) -> None:
+        inc = out.pop("incarnation", None)
+        if inc is not None:
+            if self.incarnations[w] is not None and inc != self.incarnations[w]:
+                self.restarts += 1
+            self.incarnations[w] = inc
 
     @classmethod
     def local(cls, reward_cfg: dict) -> "RewardPool":
@@ -51,7 +60,8 @@ class RewardPool:
                 calls.append((w, ([prompt_texts[s.task] for s in part], [s.text for s in part],
                                   self._columns([tasks[s.task] for s in part]))))
                 parts.append(part)
-        for part, out in zip(parts, self._call("score", calls)):
+        for (w, _), part, out in zip(calls, parts, self._call("score", calls)):
+            self._seen(w, out)
             for i, s in enumerate(part):
                 s.rewards = {name: vals[i] for name, vals in out["per_function"].items()}
                 s.reward = out["rewards"][i]
@@ -77,7 +87,8 @@ class RewardPool:
         """The workers' reward times and judge counters summed (rates recomputed); by default the
         counters restart, so each call reports one step."""
         total: dict[str, float] = {}
-        for part in self._call("stats", [(w, (reset,)) for w in range(len(self.workers))]):
+        for w, part in enumerate(self._call("stats", [(w, (reset,)) for w in range(len(self.workers))])):
+            self._seen(w, part)
             for k, v in part.items():
                 if not k.endswith(_DERIVED):
                     total[k] = total.get(k, 0.0) + v

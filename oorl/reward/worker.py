@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+import uuid
 
 
 class RewardWorker:
@@ -32,6 +33,7 @@ class RewardWorker:
         # the process-wide judge (code-executing rewards) starts on first use with these settings
         self.limits = limits_from_config(reward_cfg.get("sandbox"), bool(reward_cfg.get("unsafe_no_sandbox")))
         configure_judge(self.limits, reward_cfg.get("threads"))
+        self.incarnation = uuid.uuid4().hex  # new at every (re)start: the pool counts restarts by it
 
     def score(self, prompts: list[str], completions: list[str], columns: dict[str, list]) -> dict:
         """``rewards`` (weighted sum per completion), ``per_function`` raw values, and ``infra``: per
@@ -52,7 +54,7 @@ class RewardWorker:
                     infra[i] = infra[i] or name
                 else:
                     total[i] += weight * v
-        return {"rewards": total, "per_function": per_function, "infra": infra}
+        return {"rewards": total, "per_function": per_function, "infra": infra, "incarnation": self.incarnation}
 
     def evaluate(self, scorer, tasks: list[dict], completions: list[list[str]]) -> list:
         """``scorer.judge`` (an ``oorl.eval.scorers.Scorer``) on this worker, with its judge and reward
@@ -74,4 +76,4 @@ class RewardWorker:
             out.update(judge.stats(reset=reset))
         if reset:
             self.timings.clear()
-        return out
+        return {**out, "incarnation": self.incarnation}

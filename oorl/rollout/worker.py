@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from typing import Any
 
 
@@ -32,6 +33,10 @@ class RolloutWorker:
             weight_transfer_config=WeightTransferConfig(backend=backend),
             worker_extension_cls="oorl.rollout.vllm_ext.OorlWorkerExtension",
         )
+        if rollout["temperature"] != 1.0 or rollout["top_p"] < 1.0:
+            # the logprobs of the distribution the tokens were drawn from (after temperature and top-p),
+            # which importance sampling needs; with neither the raw ones are the same
+            kwargs["logprobs_mode"] = "processed_logprobs"
         if not use_gpu:
             # vLLM rewinds a request's seeded generator after a chunked (partial) prefill step, which a
             # torch CPU generator refuses ("CPU Generator does not use offset"): a large seeded batch
@@ -45,6 +50,12 @@ class RolloutWorker:
         kwargs.update(rollout.get("extra_engine_kwargs") or {})
         self.llm = LLM(**kwargs)
         self.sleeping = False
+        # a new id each time the actor starts: the driver tells a restarted engine (which holds the
+        # starting weights again) from the one it synced
+        self.incarnation = uuid.uuid4().hex
+
+    def get_incarnation(self) -> str:
+        return self.incarnation
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
@@ -63,14 +74,15 @@ class RolloutWorker:
             lps = [lp[t].logprob for lp, t in zip(c.logprobs or [], c.token_ids)]
             rows.append({"token_ids": list(c.token_ids), "text": c.text, "logprobs": lps,
                          "finish_reason": c.finish_reason})
-        return {"rows": rows, "time_s": time.perf_counter() - t0}
+        return {"rows": rows, "time_s": time.perf_counter() - t0, "start": time.time() - (time.perf_counter() - t0),
+                "incarnation": self.incarnation}
 
     def generate_batch(self, payload: dict, max_new_tokens: int, temperature: float, top_p: float) -> dict:
         """:meth:`generate` on ``{"prompts", "seeds"}`` (one object in Ray's store per engine and step)."""
         return self.generate(payload["prompts"], payload["seeds"], max_new_tokens, temperature, top_p)
 
-    def prompt_logprobs_batch(self, payload: dict) -> list[list[float]]:
-        return self.prompt_logprobs(payload["seqs"], payload["starts"])
+    def prompt_logprobs_batch(self, payload: dict) -> dict:
+        return {"rows": self.prompt_logprobs(payload["seqs"], payload["starts"]), "incarnation": self.incarnation}
 
     def prompt_logprobs(self, seqs: list[list[int]], starts: list[int]) -> list[list[float]]:
         """logp of each token of ``seqs[i][starts[i]:]`` given what precedes it (the probe check)."""

@@ -11,18 +11,23 @@ rank from one :class:`SyncPlan` and runs a sync.
 
 from __future__ import annotations
 
-import ray
-
 from oorl.weight_sync.backends import BACKENDS, DTYPES, SyncPlan, plan_sync, register_backends, resolve_backend
 
 __all__ = ["BACKENDS", "DTYPES", "SyncPlan", "WeightSync", "plan_sync", "register_backends", "resolve_backend"]
 
 
 class WeightSync:
-    def __init__(self, learners: list, engines: list, plan: SyncPlan) -> None:
-        self.learners, self.plan = learners, plan
-        ray.get([l.init_weight_sync.remote(engines, plan) for l in learners])
+    """``learners``: an ``oorl.learner.group.LearnerGroup``; ``engines``: the rollout actors."""
+
+    def __init__(self, learners, engines: list, plan: SyncPlan) -> None:
+        self.learners, self.engines, self.plan = learners, engines, plan
+        self.open()
+
+    def open(self) -> None:
+        """Open the transfer on every learner rank (again after an engine restarted: it has none)."""
+        self.learners.call("init_weight_sync", [(self.engines, self.plan)] * len(self.learners.learners))
 
     def sync(self) -> dict:
-        """Push the learner's weights to every engine; rank 0's stats (bytes, buckets, seconds)."""
-        return ray.get([l.sync_weights.remote() for l in self.learners])[0]
+        """Push the learner's weights to every engine; rank 0's stats (bytes, buckets, seconds, and
+        ``lost_engines``: the engines that died or restarted during the transfer and missed it)."""
+        return self.learners.call("sync_weights")[0]
