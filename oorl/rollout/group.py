@@ -46,6 +46,7 @@ class RolloutGroup:
         self.on_restart = on_restart
         self.restarts = 0
         self.max_tries = 4
+        self.restart_timeout_s = 900.0  # an engine's start: loading the model, vLLM's warm-up
         self.version = 0  # the weight version the engines hold (the trainer sets it after each sync)
         self.incarnations: list[str | None] = [None] * len(engines)
         if is_actor(engines[0]):
@@ -55,13 +56,23 @@ class RolloutGroup:
         """Engine ``e`` died or restarted: wait until Ray has it up again and, unless that incarnation
         was already brought back (e.g. by the weight sync that found it gone), count the restart and
         hand it to ``on_restart``."""
+        import time
+
         import ray
 
-        try:  # Ray queues the call until the restarted actor is up
-            inc = ray.get(self.engines[e].get_incarnation.remote())
-        except ray.exceptions.RayActorError as err:
-            raise TrainingError(f"rollout engine {e} died and Ray did not restart it ({type(err).__name__}; "
-                                f"at most placement.max_restarts restarts per engine)") from None
+        deadline = time.monotonic() + self.restart_timeout_s
+        while True:  # calls fail fast (ActorUnavailableError) while Ray restarts the actor
+            try:
+                inc = ray.get(self.engines[e].get_incarnation.remote())
+                break
+            except ray.exceptions.ActorUnavailableError:
+                if time.monotonic() > deadline:
+                    raise TrainingError(f"rollout engine {e} did not come back within {self.restart_timeout_s:.0f} s "
+                                        "of its death") from None
+                time.sleep(1.0)
+            except ray.exceptions.RayActorError as err:
+                raise TrainingError(f"rollout engine {e} died and Ray did not restart it ({type(err).__name__}; "
+                                    f"at most placement.max_restarts restarts per engine)") from None
         if inc == self.incarnations[e]:
             return
         self.restarts += 1
