@@ -76,11 +76,15 @@ class RunCgroup:
         """Prepare a reused, empty group for the next run; False when it cannot be reused."""
         try:
             if self.version == 1:
-                _write(self.memory_dir / "memory.limit_in_bytes", str(memory_bytes))
-                try:
-                    _write(self.memory_dir / "memory.memsw.limit_in_bytes", str(memory_bytes))
-                except OSError:
-                    pass
+                # memory.limit_in_bytes may never exceed memsw's: raise memsw first, lower it last
+                limit, memsw = self.memory_dir / "memory.limit_in_bytes", self.memory_dir / "memory.memsw.limit_in_bytes"
+                raising = memory_bytes > int(limit.read_text())
+                for f in ((memsw, limit) if raising else (limit, memsw)):
+                    try:
+                        _write(f, str(memory_bytes))
+                    except OSError:
+                        if f == limit:
+                            raise
                 _write(self.memory_dir / "memory.max_usage_in_bytes", "0")
                 for d in self.dirs:
                     if (d / "pids.max").exists():

@@ -3,8 +3,6 @@ limits), run it in the jail (run limits), and turn what happened into a ``RunRes
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -45,11 +43,7 @@ class Executor:
         except UserError as e:
             return RunResult(Verdict.SANDBOX_ERROR, lang.name, detail=f"toolchain: {e}", wall_s=time.monotonic() - t0)
         lim = self.limits
-        root = lim.work_path()
-        root.mkdir(parents=True, exist_ok=True)
-        job_dir = Path(tempfile.mkdtemp(prefix="oorl-job-", dir=root))
-        try:
-            view = self.jail.view(job_dir, lang.binds(lim, prep))
+        with self.jail.workspace(lang.binds(lim, prep)) as (job_dir, view):
             ctx = Ctx(view, lim, program, lim.compile_memory_mb, prep)
             for name, text in {**program.files, **lang.extra_files(ctx)}.items():
                 f = job_dir / _safe_name(name)
@@ -79,5 +73,7 @@ class Executor:
             return RunResult(verdict, lang.name, exit_code=step.exit_code, wall_s=time.monotonic() - t0,
                              stdout=strip_sentinel(step.stdout, sentinel), stderr=step.stderr, detail=detail,
                              compile=compile_step, run=step)
-        finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
+
+    def close(self) -> None:
+        """End the persistent jails (they also end with this process)."""
+        self.jail.close()

@@ -33,16 +33,23 @@ import logging
 import os
 import resource
 import shutil
+import tempfile
+import threading
 import warnings
+import weakref
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from oorl.errors import UserError
 from oorl.reward import jail_fs
 from oorl.reward.cgroups import CgroupRoot
-from oorl.reward.launcher import build_launcher
+from oorl.reward.launcher import build_c, build_launcher
 from oorl.reward.process import Spawn, supervise
 from oorl.reward.sandbox import SandboxLimits, StepResult
+from oorl.reward.zygote import ZYGOTE_IN_JAIL, Zygote, ZygoteError, ZygotePool
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,7 @@ class View:
     work: str
     binds: list[tuple[str, str]] = field(default_factory=list)  # (host, jail) read-only
     sources: dict[str, str] = field(default_factory=dict)  # host -> what is really mounted (a mirror)
+    zygote: Zygote | None = field(default=None, repr=False, compare=False)  # the persistent jail job is bound in
 
     def path(self, host: str | Path) -> str:
         host = str(host)
@@ -112,12 +120,36 @@ class Jail:
             cache.mkdir(parents=True, exist_ok=True)
             self.launcher = build_launcher(cache)
         self._system = self._system_args() if limits.mode == "bwrap" else []
+        self.counts: Counter[str] = Counter()  # commands run: persistent, one_shot, persistent_failed
+        self._counts_lock = threading.Lock()
+        self.zygotes: ZygotePool | None = None
+        self._zygote_exe = None
+        if self._persistent_possible():
+            self._zygote_exe = build_c(cache, "oorl-zygote", _zygote_source())
+            if self._zygote_exe:
+                self.zygotes = ZygotePool(self._make_zygote, self.cgroups.release)
+                weakref.finalize(self, self.zygotes.close)
 
-    def _system_args(self) -> list[str]:
-        """The part of the bubblewrap command line that is the same for every run."""
-        a = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-             "--uid", str(self.limits.jail_uid), "--gid", str(self.limits.jail_uid), "--hostname", "jail",
-             "--ro-bind", "/usr", "/usr"]
+    def _has_pids_cap(self) -> bool:
+        return self.cgroups is not None and (self.cgroups.version == 2 or self.cgroups.pids_parent is not None)
+
+    def _persistent_possible(self) -> bool:
+        """Persistent jails keep every guarantee only with bubblewrap, the C helpers and a cgroup that
+        caps memory and processes per run."""
+        return (self.limits.persistent_jail and self.limits.mode == "bwrap" and self.launcher is not None
+                and self._has_pids_cap())
+
+    def _system_args(self, persistent: bool = False) -> list[str]:
+        """The part of the bubblewrap command line that is the same for every run. A persistent jail's
+        pid 1 is the zygote, uid 0 with every capability in the jail's user namespace (it makes a user
+        namespace per run, with uid ``jail_uid`` and none of them, see ``zygote.py``)."""
+        if persistent:
+            who = ["--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--uid", "0",
+                   "--gid", "0", "--cap-add", "ALL", "--as-pid-1"]
+        else:
+            who = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+                   "--uid", str(self.limits.jail_uid), "--gid", str(self.limits.jail_uid)]
+        a = [*who, "--hostname", "jail", "--ro-bind", "/usr", "/usr"]
         for d in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             p = Path("/") / d
             if p.is_symlink():
@@ -137,6 +169,77 @@ class Jail:
     def hand_over(self, job_dir: Path) -> None:
         jail_fs.hand_over(job_dir, self.drop_uid)
 
+    # -- persistent jails ---------------------------------------------------------------------------
+    @contextmanager
+    def workspace(self, binds: list[tuple[str, str]] | None = None, prefix: str = "oorl-job-") -> Iterator[tuple[Path, View]]:
+        """A work directory for one program and the view its commands see: the slot of a leased
+        persistent jail (its commands then run there), or a fresh directory (one-shot). Emptied or
+        removed afterwards."""
+        binds = list(binds or [])
+        z = None
+        if self.zygotes is not None:
+            z = self.zygotes.lease(self._zygote_key(binds))
+        if z is None:
+            root = self.limits.work_path()
+            root.mkdir(parents=True, exist_ok=True)
+            job_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+            try:
+                yield job_dir, self.view(job_dir, binds)
+            finally:
+                shutil.rmtree(job_dir, ignore_errors=True)
+            return
+        try:
+            view = self.view(z.slot, binds)
+            view.zygote = z
+            yield z.slot, view
+        finally:
+            self.zygotes.give_back(z)
+
+    def _zygote_key(self, binds: list[tuple[str, str]]) -> tuple:
+        return tuple((self.mirrors.source_for(h), d) for h, d in binds)
+
+    def _make_zygote(self, key: tuple) -> Zygote:
+        lim = self.limits
+        root = lim.work_path()
+        root.mkdir(parents=True, exist_ok=True)
+        slot = Path(tempfile.mkdtemp(prefix="oorl-jail-", dir=root))
+        try:
+            jail_fs.hand_over(slot, self.drop_uid)
+            size = str(lim.tmpfs_mb << 20)
+            cmd = [self.bwrap, *self._system_args(persistent=True)]
+            for src, dest in key:
+                cmd += ["--ro-bind", src, dest]
+            cmd += ["--bind", str(slot), JAIL_JOB, "--ro-bind", self._zygote_exe, ZYGOTE_IN_JAIL]
+            for d in (JAIL_WORK, "/tmp", "/dev/shm"):
+                cmd += ["--size", size, "--tmpfs", d]
+            cmd += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/", "--clearenv", "--",
+                    ZYGOTE_IN_JAIL, "{ctl_fd}", str(lim.jail_uid), JAIL_JOB, JAIL_WORK, "/tmp", "/dev/shm"]
+            # the cgroup its runs join (reset per run); the jail itself stays outside it
+            cg = self.cgroups.acquire(lim.compile_memory_mb << 20, lim.max_processes + 8, self.drop_uid)
+            launcher = [self.launcher, "-r", f"{resource.RLIMIT_CORE}:0:0"]
+            if self.drop_uid is not None:
+                launcher += ["-u", str(self.drop_uid)]
+            try:
+                return Zygote(cmd, launcher, slot, key, cg)
+            except BaseException:
+                self.cgroups.release(cg)
+                raise
+        except (ZygoteError, OSError) as e:
+            shutil.rmtree(slot, ignore_errors=True)
+            raise ZygoteError(str(e)) from None
+
+    def overhead_cpu_s(self) -> float:
+        """CPU time of the persistent jails' own processes, which no run's cgroup counts."""
+        return self.zygotes.cpu_seconds() if self.zygotes is not None else 0.0
+
+    def close(self) -> None:
+        if self.zygotes is not None:
+            self.zygotes.close()
+
+    def _count(self, what: str) -> None:
+        with self._counts_lock:
+            self.counts[what] += 1
+
     def run(self, argv: list[str], *, view: View, job_dir: Path, writable_job: bool, wall_s: float,
             cpu_s: float, memory_mb: int, env: dict[str, str] | None = None, stdin: bytes = b"",
             side_channel: bool = False, address_space_ok: bool = False) -> StepResult:
@@ -147,11 +250,21 @@ class Jail:
                    (resource.RLIMIT_NOFILE, (lim.max_open_files,) * 2), (resource.RLIMIT_CORE, (0, 0))]
         if self.cgroups is None and address_space_ok:
             rlimits.append((resource.RLIMIT_AS, ((memory_mb + 64) << 20,) * 2))
-        has_pids_cap = self.cgroups is not None and (self.cgroups.version == 2 or self.cgroups.pids_parent is not None)
-        if not has_pids_cap and lim.mode == "bwrap":  # inside: counted per user namespace, i.e. per jail
-            argv = [self.prlimit, f"--nproc={lim.max_processes}", "--", *argv]
         full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": view.work, "TMPDIR": "/tmp",
                     "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", **(env or {})}
+        z = view.zygote
+        if z is not None and lim.mode == "bwrap" and z.alive():
+            res = z.run(argv, cwd=JAIL_JOB if writable_job else JAIL_WORK, env=full_env, writable_job=writable_job,
+                        wall_s=wall_s, rlimits=rlimits, memory_bytes=memory_mb << 20, max_pids=lim.max_processes + 8,
+                        stdin=stdin, side_channel=side_channel, side_owner=self.drop_uid,
+                        output_keep=lim.output_keep_kb << 10, output_limit=lim.output_limit_kb << 10, cpu_limit_s=cpu)
+            if res is not None:
+                self._count("persistent")
+                return res
+            self._count("persistent_failed")  # the jail failed, not the program: one-shot below
+        self._count("one_shot")
+        if not self._has_pids_cap() and lim.mode == "bwrap":  # inside: counted per user namespace, i.e. per jail
+            argv = [self.prlimit, f"--nproc={lim.max_processes}", "--", *argv]
         if lim.mode == "unsandboxed":
             work = Path(view.work)
             work.mkdir(exist_ok=True)
@@ -223,6 +336,12 @@ def _launcher(procs_files: list[str], rlimits: list[tuple[int, tuple[int, int]]]
             setrlimit(res, lim)
 
     return launch
+
+
+def _zygote_source() -> str:
+    from oorl.reward.zygote_c import SOURCE
+
+    return SOURCE
 
 
 def _is_jail_failure(stderr: str) -> bool:

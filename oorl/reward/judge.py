@@ -144,6 +144,7 @@ class Judge:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self.executor.close()
 
 
 def _copy(res: RunResult, cached: bool) -> RunResult:

@@ -127,21 +127,27 @@ def _safe(path: Path) -> bool:
 
 def build_launcher(cache: Path) -> str | None:
     """Path of the compiled launcher (built on first use), or None when it cannot be built safely."""
-    key = hashlib.sha256(SOURCE.encode()).hexdigest()[:12]
+    return build_c(cache, "oorl-launch", SOURCE)
+
+
+def build_c(cache: Path, name: str, source: str) -> str | None:
+    """Compile a one-file C helper into ``cache`` once (static where possible); its path, or None
+    without a C compiler or when the result is not safely owned (see ``_safe``)."""
+    key = hashlib.sha256(source.encode()).hexdigest()[:12]
     slot = (key, str(cache))  # per cache dir: a judge with another cache_dir must not use this one's
     with _lock:
         if slot in _built and (_built[slot] is None or Path(_built[slot]).exists()):
             return _built[slot]
         _built[slot] = None
         cc = shutil.which("gcc") or shutil.which("cc")
-        d = cache / f"launcher-{key}"
-        exe = d / "oorl-launch"
+        d = cache / (f"launcher-{key}" if name == "oorl-launch" else f"{name}-{key}")
+        exe = d / name
         try:
             if not exe.exists() and cc:
                 d.mkdir(parents=True, exist_ok=True)
-                src = d / f"oorl-launch.{os.getpid()}.c"
-                tmp = d / f"oorl-launch.{os.getpid()}"
-                src.write_text(SOURCE)
+                src = d / f"{name}.{os.getpid()}.c"
+                tmp = d / f"{name}.{os.getpid()}"
+                src.write_text(source)
                 for flags in (["-static"], []):  # static starts faster; fall back to dynamic
                     out = subprocess.run([cc, "-O2", *flags, "-o", str(tmp), str(src)], capture_output=True)
                     if out.returncode == 0:

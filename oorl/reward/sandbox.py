@@ -63,6 +63,9 @@ class SandboxLimits(BaseModel):
                                  description="entries of /etc visible (read-only) in the jail")
     launcher: bool = Field(True, description="start jailed commands through a small C launcher built with the "
                            "system compiler (about 2 ms faster per command); False or no compiler: Python")
+    persistent_jail: bool = Field(True, description="run commands in a persistent jail per judging thread that forks "
+                                  "each run inside namespaces built once (needs the C helpers and a cgroup with "
+                                  "memory and pids caps; otherwise every command gets a one-shot jail)")
     threads: int | None = Field(None, ge=1, description="programs judged at once (default: this worker's CPU share)")
     cache_entries: int = Field(4096, ge=0, description="verdicts remembered across batches (LRU); 0 disables")
     rust_crates: dict[str, str] = Field(
