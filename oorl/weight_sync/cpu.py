@@ -8,6 +8,8 @@ unpacks views and loads them inside vLLM's layerwise reload. Runs in CI.
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -96,7 +98,8 @@ class CpuWeightTransferEngine(WeightTransferEngine[CpuWeightTransferInitInfo, Cp
     def finish_weight_update(self) -> None:
         from vllm.model_executor.model_loader.reload import finalize_layerwise_reload
 
-        finalize_layerwise_reload(self.model, self.model_config)
+        with expected_unloaded_layers(self.model, self.model_config):
+            finalize_layerwise_reload(self.model, self.model_config)
         refresh_tied_cpu_heads(self.model)
 
     def update_weights(self, update_info: dict[str, Any]) -> None:
@@ -110,6 +113,51 @@ class CpuWeightTransferEngine(WeightTransferEngine[CpuWeightTransferInitInfo, Cp
 
     def shutdown(self) -> None:
         pass
+
+
+class _DropExpectedUnloaded(logging.Filter):
+    def __init__(self, layer_names: set[str]) -> None:
+        super().__init__()
+        self.layer_names = layer_names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "%s: Failed to load weights" and record.args
+                    and record.args[0] in self.layer_names)
+
+
+@contextmanager
+def expected_unloaded_layers(model: torch.nn.Module, model_config):
+    """Silence vLLM's "<Layer>: Failed to load weights" for the layers no weight update carries.
+
+    vLLM's layerwise reload counts every tensor of a layer, buffers included, and warns when a layer
+    got none of them, then puts the layer's previous tensors back. Two kinds of layers never get
+    any, on every sync, and putting theirs back is right (the probe check confirms the logprobs):
+    * layers with non-persistent buffers only, e.g. RotaryEmbedding's ``cos_sin_cache``: computed
+      from the model config at load time, not a checkpoint weight, not trained;
+    * the LM head when tied to the input embedding (``tie_word_embeddings``): the learner sends the
+      embedding once; :func:`refresh_tied_cpu_heads` re-packs the head from it right after.
+    A layer with parameters of its own that gets nothing still warns: that is a real fault.
+    """
+    from vllm.model_executor.layers.vocab_parallel_embedding import ParallelLMHead
+    from vllm.model_executor.model_loader.reload import layerwise
+
+    tied = bool(getattr(getattr(model_config, "hf_config", None), "tie_word_embeddings", False))
+    names = set()
+    for module in model.modules():
+        params = [p for p in module._parameters.values() if p is not None]
+        buffers = {n for n, b in module._buffers.items() if b is not None}
+        if not params and buffers and buffers <= module._non_persistent_buffers_set:
+            names.add(type(module).__name__)
+    if tied:
+        names.update(type(m).__name__ for m in model.modules() if isinstance(m, ParallelLMHead))
+    names -= {type(m).__name__ for m in model.modules()
+              if not isinstance(m, ParallelLMHead) and any(p is not None for p in m._parameters.values())}
+    flt = _DropExpectedUnloaded(names)
+    layerwise.logger.addFilter(flt)
+    try:
+        yield names
+    finally:
+        layerwise.logger.removeFilter(flt)
 
 
 def refresh_tied_cpu_heads(model: torch.nn.Module) -> None:
