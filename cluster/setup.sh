@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Idempotent setup for OORL: Debian packages, global npm packages, and a .venv with the project.
 # Quick when everything is already in place. Used by `make setup` and by the executor image.
-#   OORL_EXTRAS   pip extras to install (default: cpu,dev; use gpu,dev on a CUDA machine)
+#   OORL_EXTRAS   pip extras to install (default: cpu,dev,loggers; use gpu,dev,loggers on a CUDA machine)
 #   OORL_SKIP_APT=1  skip the Debian/npm part (e.g. no root and the toolchains are already there)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-extras="${OORL_EXTRAS:-cpu,dev}"
+extras="${OORL_EXTRAS:-cpu,dev,loggers}"
 venv="${OORL_VENV:-$root/.venv}"
 python="${PYTHON:-python3}"
 

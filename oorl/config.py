@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from oorl.errors import UserError
 
@@ -250,6 +250,32 @@ class TrainerConfig(Section):
     async_steps: Literal[0, 1] = Field(0, description="1: the engines generate step k+1 while the learner trains "
                                        "on step k (needs placement.mode: split); the update corrects for the "
                                        "one-step lag with truncated importance sampling (algo.tis_cap)")
+    loggers: list[str] = Field(default_factory=lambda: ["tensorboard"], description="metric loggers beside "
+                               "metrics.jsonl: tensorboard, wandb, mlflow (the last two: `pip install 'oorl[loggers]'`)")
+    logger_kwargs: dict[str, dict[str, Any]] = Field(default_factory=dict, description="options per logger, passed "
+                                                     "to the library: wandb: wandb.init keywords (project, entity, mode, "
+                                                     "group, tags, ...); mlflow: tracking_uri, experiment_name, run_name, "
+                                                     "tags; tensorboard: SummaryWriter keywords")
+    library_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "ERROR", description="the lowest level of vLLM/Ray/DeepSpeed/torch log records shown on the console; all of "
+        "their output is in <run_dir>/logs/ (OORL's own warnings are always shown)")
+
+    @field_validator("loggers")
+    @classmethod
+    def _known_loggers(cls, names: list[str]) -> list[str]:
+        from oorl.loggers import LOGGERS
+
+        for name in names:
+            if name not in LOGGERS:
+                raise ValueError(f"unknown logger {name!r}; known: {', '.join(sorted(LOGGERS))}")
+        return names
+
+    @model_validator(mode="after")
+    def _logger_options(self):
+        for name in self.logger_kwargs:
+            if name not in self.loggers:
+                raise ValueError(f"logger_kwargs has options for {name!r}, which loggers does not list")
+        return self
 
 
 class Config(Section):

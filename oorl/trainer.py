@@ -371,7 +371,7 @@ class Trainer:
     def run(self) -> Path:
         cfg = self.cfg
         self.start()
-        log = MetricsLog(self.run_dir, cfg.trainer.steps, self.step + 1)
+        log = MetricsLog(self.run_dir, cfg.trainer.steps, self.step + 1, cfg=cfg)
         log.truncate_after(self.step)
         if self.resume_from is not None:
             log.message(f"resumed from {self.resume_from} (step {self.step})")
