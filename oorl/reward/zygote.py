@@ -79,6 +79,7 @@ class Zygote:
     def __init__(self, bwrap_cmd: list[str], launcher: list[str], slot: Path, key: tuple, cg: RunCgroup,
                  start_timeout_s: float = 20.0):
         self.key, self.slot, self.cg = key, slot, cg
+        self._slot_flags = _inode_flags(slot)
         self.broken = False
         self.runs = 0
         self.pid: int | None = None
@@ -165,7 +166,10 @@ class Zygote:
 
     # -- the slot: the host directory bound at /job -------------------------------------------------
     def clear_slot(self) -> bool:
-        """Remove the previous program's files; False when something could not be removed."""
+        """Remove the previous program's files and put back what a compilation (which may write in
+        /job) could change on the directory itself: mode, extended attributes and ACLs (a default
+        ACL would decide the next program's file modes), inode flags. False when something could
+        not be put back: the jail is then discarded."""
         ok = True
         for entry in os.scandir(self.slot):
             p = Path(entry.path)
@@ -176,6 +180,13 @@ class Zygote:
                     p.unlink()
             except OSError:
                 ok = False
+        try:
+            os.chmod(self.slot, 0o700)
+            for name in os.listxattr(self.slot):
+                os.removexattr(self.slot, name)
+            ok = ok and not os.listxattr(self.slot) and _inode_flags(self.slot) == self._slot_flags
+        except OSError:
+            ok = False
         return ok and not any(os.scandir(self.slot))
 
     # -- one command ------------------------------------------------------------------------------
@@ -323,6 +334,21 @@ class Zygote:
                           side_output=bytes(side.head), leftover_processes=leftovers)
 
 
+def _inode_flags(path: Path) -> int | None:
+    """The directory's inode flags (FS_IOC_GETFLAGS: casefold, encryption...), None if unsupported."""
+    import fcntl
+    import struct
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        buf = fcntl.ioctl(fd, 0x80086601, struct.pack("l", 0))  # FS_IOC_GETFLAGS
+        return struct.unpack("l", buf)[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _force(func, path, exc_info) -> None:
     """rmtree's error hook: a directory the program made unreadable is made ours again."""
     parent = os.path.dirname(path)
@@ -397,6 +423,11 @@ class ZygotePool:
         self._all.discard(z)
         shutil.rmtree(z.slot, ignore_errors=True)
         self._release(z.cg)
+
+    def live(self) -> list[Zygote]:
+        """The jails started and not yet retired (leased or idle)."""
+        with self._lock:
+            return [z for z in self._all if z.alive()]
 
     def cpu_seconds(self) -> float:
         """CPU time of every zygote of this pool, live or retired."""

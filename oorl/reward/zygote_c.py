@@ -17,6 +17,7 @@ SOURCE = r"""
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/fs.h>
 #include <linux/securebits.h>
 #include <poll.h>
 #include <sched.h>
@@ -33,6 +34,8 @@ SOURCE = r"""
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,6 +84,32 @@ static int wipe(int dirfd, int depth) {
     }
     closedir(d);
     return left;
+}
+
+/* what a run could change on a tmpfs root it owns (mode, extended attributes and ACLs, inode
+   flags): put back as it was when the jail started; nonzero when it cannot be */
+struct root_state { mode_t mode; uid_t uid; gid_t gid; int has_flags; long flags; };
+
+static int read_root(int fd, struct root_state *r) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    r->mode = st.st_mode & 07777; r->uid = st.st_uid; r->gid = st.st_gid;
+    r->has_flags = ioctl(fd, FS_IOC_GETFLAGS, &r->flags) == 0;
+    return 0;
+}
+
+static int restore_root(int fd, const struct root_state *want) {
+    struct root_state now;
+    char names[4096];
+    if (fchmod(fd, want->mode) != 0 || read_root(fd, &now) != 0) return -1;
+    ssize_t n = flistxattr(fd, names, sizeof names);
+    if (n < 0 && errno != ENOTSUP) return -1;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1)
+        if (fremovexattr(fd, names + i) != 0 && errno != ENODATA) return -1;
+    if (n > 0 && flistxattr(fd, names, sizeof names) != 0) return -1;
+    if (now.mode != want->mode || now.uid != want->uid || now.gid != want->gid) return -1;
+    if (want->has_flags && (!now.has_flags || now.flags != want->flags)) return -1;
+    return 0;
 }
 
 static int set_job_readonly(int ro) {
@@ -163,6 +192,13 @@ int main(int argc, char **argv) {
     job = argv[3];
     char **wipe_dirs = argv + 4;
     int nwipe = argc - 4;
+    static struct root_state roots[64];
+    if (nwipe > 64) { fprintf(stderr, "oorl-zygote: too many directories\n"); return 2; }
+    for (int k = 0; k < nwipe; k++) {
+        int fd = open(wipe_dirs[k], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || read_root(fd, &roots[k]) != 0) { perror(wipe_dirs[k]); return 2; }
+        close(fd);
+    }
     if (getpid() != 1) { fprintf(stderr, "oorl-zygote: must be the jail's pid 1\n"); return 2; }
     prctl(PR_SET_DUMPABLE, 0);  /* nothing of the jail may ptrace or read this process */
     fcntl(ctl, F_SETFD, FD_CLOEXEC);
@@ -274,7 +310,10 @@ int main(int argc, char **argv) {
         }
         for (int k = 0; k < nwipe && clean; k++) {
             int fd = open(wipe_dirs[k], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd < 0 || wipe(fd, 0) != 0) clean = 0;
+            if (fd < 0) { clean = 0; break; }
+            int again = dup(fd);  /* wipe() closes its descriptor */
+            if (again < 0 || restore_root(again, &roots[k]) != 0 || wipe(fd, 0) != 0) clean = 0;
+            if (again >= 0) close(again);
         }
         snprintf(line, sizeof line, "EXIT %d %d %d %d", status, report[0], report[1], clean);
         reply(line);
