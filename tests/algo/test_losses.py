@@ -201,3 +201,19 @@ def test_dp_loss_scale_rejects_nonsense():
     assert dp_loss_scale(8) == 8.0
     with pytest.raises(ValueError):
         dp_loss_scale(0, 1)
+
+
+def test_truncated_is_weight_caps_the_ratio_and_ignores_unknown_and_masked_tokens():
+    from oorl.algo.losses import truncated_is_weight
+
+    old = torch.log(torch.tensor([[0.5, 0.5, 0.5, 0.5, 0.5]]))
+    # engine probabilities: 0.5 (ratio 1), 0.25 (ratio 2 -> capped at 1.5), 1.0 (ratio 0.5), unknown, masked
+    beh = torch.log(torch.tensor([[0.5, 0.25, 1.0, 1.0, 0.1]]))
+    beh[0, 3] = NAN
+    mask = torch.tensor([[1, 1, 1, 1, 0]])
+    w, stats = truncated_is_weight(old, beh, mask, cap=1.5)
+    assert torch.allclose(w, torch.tensor([[1.0, 1.5, 0.5, 1.0, 1.0]]))
+    assert stats["tis/weight_mean"] == pytest.approx((1.0 + 1.5 + 0.5) / 3)
+    assert stats["tis/capped_frac"] == pytest.approx(1 / 3)
+    assert stats["tis/logp_gap_mean"] == pytest.approx(2 * math.log(2) / 3)
+    assert not w.requires_grad

@@ -59,3 +59,25 @@ def wait_for(cond, timeout: float = 600, what: str = "") -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+class Worker:
+    """A Ray actor for the dispatch tests (defined here: Ray's workers import it by module name)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def pid(self):
+        return os.getpid()
+
+    def work(self, x, sleep=0.0):
+        self.calls += 1
+        time.sleep(sleep)
+        return x * 10
+
+    def fail(self):
+        raise ValueError("a bug in the method, not a dead actor")
+
+    def collective(self, sleep):
+        time.sleep(sleep)  # stands for a rank blocked in a collective that waits for a dead peer
+        return "done"

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from oorl.learner.batch import build_batch, micro_batches, shard, token_logprobs
@@ -37,3 +38,17 @@ def test_prompt_sampler_is_deterministic_and_covers_epochs():
     first_epoch = s.indices(1) + s.indices(2) + s.indices(3)[:2]
     assert sorted(first_epoch) == list(range(10))
     assert s.indices(1) != PromptSampler(10, 4, 4).indices(1)
+
+
+def test_behavior_logprobs_line_up_with_the_learner_logprobs():
+    """``behavior_logp[b, t-1]`` is the engine's logprob of token t (as ``logp[:, t-1]``), NaN elsewhere."""
+    import math
+
+    b = build_batch([[1, 2], [3]], [[4, 5, 6], [7]], [0.0, 0.0], pad_id=0,
+                    behavior_logp=[[-0.1, -0.2, -0.3], [-0.4]])
+    beh = b["behavior_logp"]
+    assert beh.shape == (2, 4)
+    assert beh[0, 1:4].tolist() == pytest.approx([-0.1, -0.2, -0.3]) and math.isnan(beh[0, 0])
+    assert beh[1, 0].item() == pytest.approx(-0.4) and all(math.isnan(x) for x in beh[1, 1:].tolist())
+    # the positions where behavior logprobs are known are exactly the loss positions
+    assert ((~beh.isnan()).float() == b["loss_mask"][:, 1:]).all()
