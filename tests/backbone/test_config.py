@@ -21,6 +21,10 @@ def test_defaults_and_dotted_overrides(tmp_path):
     ("learner.world_size=3", "must be divisible"),
     ("lr", "must look like section.key=value"),
     ("trainer.eval_every=5", "need a data.eval section"),
+    ("trainer.async_steps=1", "needs placement.mode: split"),
+    ("trainer.async_steps=2", "config field 'trainer.async_steps'"),
+    ("placement.reward_strategy=RANDOM", "config field 'placement.reward_strategy'"),
+    ("placement.max_restarts=-1", "config field 'placement.max_restarts'"),
 ])
 def test_bad_overrides_name_the_field(override, needle):
     with pytest.raises(UserError) as e:
