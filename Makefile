@@ -8,8 +8,9 @@ PYTEST_ARGS ?=
 setup:
 	@bash cluster/setup.sh
 
+# A private local Ray cluster: the demo never waits on one someone else started on this machine.
 demo: setup
-	$(VENV)/bin/oorl train --config configs/demo-cpu.yaml --output-dir runs/demo
+	$(VENV)/bin/oorl train --config configs/demo-cpu.yaml --output-dir runs/demo placement.ray_address=local
 
 smoke: setup
 	$(VENV)/bin/oorl train --config configs/smoke-cpu.yaml --output-dir runs/smoke

@@ -28,11 +28,16 @@ def train(
     if output_dir is not None:
         ov.append(f"output_dir={output_dir}")
     cfg = load_config(config, ov)
+    from oorl.logs import route_driver_output
+    from oorl.runlog import prepare_run_dir
+
+    # before the heavy imports: what DeepSpeed, vLLM and transformers say on import goes to logs/
+    route_driver_output(prepare_run_dir(cfg.run_dir()) / "logs", cfg.trainer.library_log_level)
     from oorl.trainer import Trainer
 
     trainer = Trainer(cfg, resume=resume)
     last = trainer.run()
-    print(f"done: run directory {trainer.run_dir} (metrics.jsonl, tensorboard/, checkpoints/); last checkpoint {last}")
+    print(f"done: run directory {trainer.run_dir}; last checkpoint {last}")
 
 
 @app.command("eval")
@@ -137,6 +142,10 @@ def main() -> None:
             sys.exit(2)
         from oorl.errors import TrainingError
 
+        from oorl.logs import log_dir
+
+        if log_dir() is not None:  # an actor's own account of a failure is in its log file
+            print(f"oorl: the output of each actor (vLLM, Ray, DeepSpeed) is in {log_dir()}/", file=sys.stderr)
         if isinstance(err, TrainingError):
             print(f"oorl: training stopped: {err}", file=sys.stderr)
             sys.exit(1)

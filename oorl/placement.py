@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ray
 from ray.util.placement_group import placement_group
@@ -23,6 +24,8 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from oorl.config import Config
 from oorl.errors import UserError
+from oorl.logs import HOOK as LOG_HOOK
+from oorl.logs import route_driver_output, worker_env
 
 
 @dataclass
@@ -34,31 +37,52 @@ class Roles:
     master_addr: str
     master_port: int
     groups: list = field(default_factory=list)
+    layout: dict = field(default_factory=dict)  # role -> node id of each actor (see _layout)
 
 
 def connect(cfg: Config) -> None:
-    """Join the cluster named in the config or in RAY_ADDRESS, or a running local one; else start one."""
+    """Join the cluster named in the config or in RAY_ADDRESS, or a running local one; else start one.
+
+    The job's workers route their output (``oorl.logs``): vLLM, Ray, DeepSpeed and torch output goes
+    to ``<run_dir>/logs/``, the console keeps OORL's lines and real warnings and errors.
+    """
     if ray.is_initialized():
         return
     address = cfg.placement.ray_address or os.environ.get("RAY_ADDRESS")
-    quiet = {"VLLM_LOGGING_LEVEL": "WARNING", "TRANSFORMERS_VERBOSITY": "error", "TQDM_DISABLE": "1",
-             "PYTHONWARNINGS": "ignore", "RAY_DEDUP_LOGS": "1"}
+    log_dir = (cfg.run_dir() / "logs").resolve()  # absolute: workers run elsewhere (shared storage on a cluster)
+    level = cfg.trainer.library_log_level
+    route_driver_output(log_dir, level)
+    # no progress bars in the log files; repeated lines from several workers are collapsed
+    quiet = {"TQDM_DISABLE": "1", "RAY_DEDUP_LOGS": "1"}
     env = {"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.update({k: os.environ.get(k, v) for k, v in quiet.items()})  # the user's settings win
-    runtime_env = {"env_vars": env}
+    env.update(worker_env(log_dir, level))
+    runtime_env = {"env_vars": env, "worker_process_setup_hook": LOG_HOOK}
     if address and address != "local":
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
-        return
+        return _say_connected(f"joined the cluster at {address}", cfg.run_dir() / "logs")
     try:
         if address == "local":
             raise ConnectionError("a private local cluster was asked for")
         ray.init(address="auto", runtime_env=runtime_env)
+        how = "joined the running local cluster"
     except ConnectionError:
         # Ray's CPU counts are bookkeeping: a local cluster advertises at least what the placement
         # asks for; cpu_threads() sizes each actor's thread pool from the real cores.
         need = sum(sum(b.get("CPU", 0) for b in bundles) for bundles in plan_bundles(cfg, use_gpu=False))
         ray.init(num_cpus=max(os.cpu_count() or 1, int(need + 0.999)), include_dashboard=False,
                  runtime_env=runtime_env)
+        how = "started a local cluster"
+    _say_connected(how, cfg.run_dir() / "logs")
+
+
+def _say_connected(how: str, log_dir: Path) -> None:
+    """OORL's line about the cluster (Ray's own ones go to logs/driver.log)."""
+    res = ray.cluster_resources()
+    nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+    gpus = f", {res['GPU']:g} GPUs" if res.get("GPU") else ""
+    print(f"ray: {how} ({nodes} node{'s' if nodes != 1 else ''}, {res.get('CPU', 0):g} CPUs{gpus}); "
+          f"vLLM/Ray/DeepSpeed output in {log_dir}/", flush=True)
 
 
 ENGINE_CPUS = 1.0
