@@ -16,7 +16,11 @@ the process's file descriptors 1 and 2 at its log file and keeps a duplicate of 
 for the records that pass the console policy: Ray forwards that stream to the driver as before
 (``log_to_driver``), labelled ``(RolloutWorker pid=...)``. Where the run directory cannot be written
 from a node, that node's workers keep their output on Ray's usual path (forwarded, and in Ray's
-session logs) and say so once.
+session logs) and say so once. Subprocesses of an actor (vLLM's engine core when it runs in its own
+process, the jailed programs' launchers) inherit its log file.
+
+Driver: :func:`route_driver_output` runs before the heavy imports (``oorl train``) and again in
+``connect`` for the console handlers the libraries added meanwhile.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ DRIVER_LOG = "driver.log"
 # console handler (the console filter drops a record that reaches it twice).
 OWN_HANDLER_LOGGERS = ("ray", "DeepSpeed", "transformers", "vllm")
 # Lines Ray's worker prints to label what follows (ray._private.ray_constants.LOG_PREFIX_*): its log
-# monitor reads them from the stream it forwards, so they go to the console stream as well.
+# monitor reads them from the stream it forwards, so they go to the console stream, not the log file.
 RAY_LABELS = (":actor_name:", ":task_name:", ":job_id:")
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -229,7 +229,8 @@ def plot_timeline(run_dir: str | Path, out_name: str = TIMELINE_PNG) -> Path | N
         for s, row in placed:
             bottom = y + (n_rows - 1 - row) * 1.0
             width = s["end"] - s["start"]
-            ax.broken_barh([(s["start"] - t0, width)], (bottom + 0.1, 0.8),
+            drawn = max(width, 0.002 * span_x)  # a 0.1 s phase in a 10 min run stays visible
+            ax.broken_barh([(s["start"] - t0, drawn)], (bottom + 0.1, 0.8),
                            facecolors=PHASE_COLORS.get(s["phase"], "tab:olive"), edgecolor="white", linewidth=0.5)
             if label_steps and s["step"] is not None and width > 0.015 * span_x:
                 ax.text(s["start"] - t0 + width / 2, bottom + 0.5, f"{s['step']:g}", ha="center", va="center",
