@@ -102,12 +102,15 @@ def bench_language(lang: str, n: int, rounds: int, threads: int, limits: Sandbox
                 bare_s.append(time.perf_counter() - t0)
                 own1, kids1 = _cpu()
                 bare_cpu.append(own1 - own0 + kids1 - kids0)
-            else:  # CPU: everything in the runs' cgroups (bubblewrap included) and this process
+            else:  # CPU: everything in the runs' cgroups (bubblewrap included), the persistent jails'
+                # own processes (outside any run's cgroup) and this process
+                zyg0 = judge.executor.jail.overhead_cpu_s()
                 results = judge.judge(reqs)
                 jail_s.append(time.perf_counter() - t0)
                 ok_jail = sum(r.passed for r in results)
                 in_jail = sum((r.compile.cpu_s if r.compile else 0) + (r.run.cpu_s if r.run else 0) for r in results)
-                jail_cpu.append(in_jail + _cpu()[0] - own0)
+                zyg = judge.executor.jail.overhead_cpu_s() - zyg0
+                jail_cpu.append(in_jail + zyg + _cpu()[0] - own0)
     pool.shutdown()
     judge.close()
     b, j, n = min(bare_s), min(jail_s), len(reqs)

@@ -127,7 +127,7 @@ class Jail:
         if self._persistent_possible():
             self._zygote_exe = build_c(cache, "oorl-zygote", _zygote_source())
             if self._zygote_exe:
-                self.zygotes = ZygotePool(self._make_zygote, self.cgroups.release)
+                self.zygotes = ZygotePool(self._make_zygote, self.cgroups.release, idle_s=limits.persistent_jail_idle_s)
                 weakref.finalize(self, self.zygotes.close)
 
     def _has_pids_cap(self) -> bool:
@@ -214,9 +214,11 @@ class Jail:
                 cmd += ["--size", size, "--tmpfs", d]
             cmd += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/", "--clearenv", "--",
                     ZYGOTE_IN_JAIL, "{ctl_fd}", str(lim.jail_uid), JAIL_JOB, JAIL_WORK, "/tmp", "/dev/shm"]
-            # the cgroup its runs join (reset per run); the jail itself stays outside it
+            # the jail's processes live in the cgroup of its runs (reset per run, see zygote.py)
             cg = self.cgroups.acquire(lim.compile_memory_mb << 20, lim.max_processes + 8, self.drop_uid)
             launcher = [self.launcher, "-r", f"{resource.RLIMIT_CORE}:0:0"]
+            for f in cg.procs_files:
+                launcher += ["-c", str(f)]
             if self.drop_uid is not None:
                 launcher += ["-u", str(self.drop_uid)]
             try:
@@ -255,7 +257,7 @@ class Jail:
         z = view.zygote
         if z is not None and lim.mode == "bwrap" and z.alive():
             res = z.run(argv, cwd=JAIL_JOB if writable_job else JAIL_WORK, env=full_env, writable_job=writable_job,
-                        wall_s=wall_s, rlimits=rlimits, memory_bytes=memory_mb << 20, max_pids=lim.max_processes + 8,
+                        wall_s=wall_s, rlimits=rlimits, memory_bytes=memory_mb << 20, max_pids=lim.max_processes + 5,
                         stdin=stdin, side_channel=side_channel, side_owner=self.drop_uid,
                         output_keep=lim.output_keep_kb << 10, output_limit=lim.output_limit_kb << 10, cpu_limit_s=cpu)
             if res is not None:

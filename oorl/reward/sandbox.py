@@ -66,6 +66,8 @@ class SandboxLimits(BaseModel):
     persistent_jail: bool = Field(True, description="run commands in a persistent jail per judging thread that forks "
                                   "each run inside namespaces built once (needs the C helpers and a cgroup with "
                                   "memory and pids caps; otherwise every command gets a one-shot jail)")
+    persistent_jail_idle_s: float = Field(0.5, gt=0, description="a persistent jail unused this long ends (the "
+                                          "next program of its kind starts a new one)")
     threads: int | None = Field(None, ge=1, description="programs judged at once (default: this worker's CPU share)")
     cache_entries: int = Field(4096, ge=0, description="verdicts remembered across batches (LRU); 0 disables")
     rust_crates: dict[str, str] = Field(

@@ -80,6 +80,9 @@ class Zygote:
                  start_timeout_s: float = 20.0):
         self.key, self.slot, self.cg = key, slot, cg
         self._slot_flags = _inode_flags(slot)
+        self._cpu_start = cg._cpu_total() or 0.0  # the jail's own CPU time: all of the cgroup's but the runs'
+        self._cpu_runs = 0.0
+        self._cpu_final: float | None = None
         self.broken = False
         self.runs = 0
         self.pid: int | None = None
@@ -98,12 +101,19 @@ class Zygote:
             child.close()
         ready = self._recv(start_timeout_s)
         if ready != "READY":
-            self.close()
             self._stderr.seek(0)
             err = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+            self.close()
             raise ZygoteError("persistent jail did not start: " + (err[0] if err else repr(ready)))
+        # the jail's own processes (launcher, bubblewrap, zygote) live in the cgroup of its runs, so
+        # that a run is born there: moving a process between cgroups waits for an RCU grace period
+        # (~10 ms here) whenever no other move happened in the last one
+        self.infra = set(cg.pids())
         self.pid = self._find_zygote_pid()
-        self._cpu_final: float | None = None
+        if self.pid is None or self.pid not in self.infra or len(self.infra) > 3:
+            self.close()
+            raise ZygoteError(f"persistent jail: unexpected processes in its cgroup {sorted(self.infra)}")
+        self.idle_since = time.monotonic()
 
     # -- the process ------------------------------------------------------------------------------
     def _recv(self, timeout_s: float) -> str | None:
@@ -130,17 +140,12 @@ class Zygote:
         return pid
 
     def cpu_seconds(self) -> float:
-        """CPU time of the zygote itself (forking runs, cleaning up after them): not in any run's
-        cgroup. The runs' own time is their cgroup's."""
+        """CPU time of the jail itself outside its runs (building it; its runs' share, forking and
+        cleaning up after them, is counted in their ``cpu_s``)."""
         if self._cpu_final is not None:
             return self._cpu_final
-        if self.pid is None:
-            return 0.0
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return 0.0
+        total = self.cg._cpu_total()
+        return max(0.0, (total or 0.0) - self._cpu_start - self._cpu_runs) if total is not None else 0.0
 
     def alive(self) -> bool:
         return not self.broken and self.proc.poll() is None
@@ -190,6 +195,33 @@ class Zygote:
         return ok and not any(os.scandir(self.slot))
 
     # -- one command ------------------------------------------------------------------------------
+    def kill_run(self, timeout_s: float = 2.0) -> bool:
+        """SIGKILL every process of the cgroup but the jail's own, until none is left (the pids cap
+        bounds what a fork bomb can add meanwhile)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pids = [p for p in self.cg.pids() if p not in self.infra]
+            if not pids:
+                return True
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+
+    def run_processes(self, timeout_s: float = 0.0) -> list[int]:
+        """The processes of the cgroup that are not the jail's own, waiting up to ``timeout_s`` for
+        there to be none."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pids = [p for p in self.cg.pids() if p not in self.infra]
+            if not pids or time.monotonic() >= deadline:
+                return pids
+            time.sleep(0.0005)
+
     def run(self, argv: list[str], *, cwd: str, env: dict[str, str], writable_job: bool, wall_s: float,
             rlimits: list[tuple[int, tuple[int, int]]], memory_bytes: int, max_pids: int, stdin: bytes,
             side_channel: bool, side_owner: int | None, output_keep: int, output_limit: int,
@@ -197,10 +229,10 @@ class Zygote:
         """Run one command in this jail. None when the jail failed (not the program): the caller
         then runs the command one-shot."""
         cg = self.cg
-        if not cg.reset(memory_bytes, max_pids):
+        if not cg.reset(memory_bytes, max_pids + len(self.infra)) or self.run_processes():
             self.broken = True  # e.g. the cap cannot be lowered under what the jail holds
             return None
-        toks = ["RUN", "0" if writable_job else "1", cwd, str(len(cg.procs_files)), "1" if side_channel else "0",
+        toks = ["RUN", "0" if writable_job else "1", cwd, "0", "1" if side_channel else "0",
                 str(len(rlimits)), *[f"{r}:{s}:{h}" for r, (s, h) in rlimits],
                 str(len(argv)), *[a.replace("{side_fd}", "3") for a in argv],
                 str(len(env)), *[f"{k}={v}" for k, v in env.items()]]
@@ -230,10 +262,6 @@ class Zygote:
                 if side_owner is not None:  # so that the run may reopen it as /proc/self/fd/3
                     os.fchown(side_w, side_owner, side_owner)
                 fds.append(side_w)
-            for f in cg.procs_files:  # the run joins its cgroup first thing, through these
-                fd = os.open(f, os.O_WRONLY | os.O_CLOEXEC)
-                own.append(fd)
-                fds.append(fd)
             start = time.monotonic()
             self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
         except OSError:
@@ -258,7 +286,7 @@ class Zygote:
                 now = time.monotonic()
                 if not killed and now >= deadline:
                     timed_out = killed = True
-                    cg.kill_all(0.5)
+                    self.kill_run(0.5)
                     deadline = now + 2.0  # for the zygote to report the end of the run
                 elif killed and now >= deadline:
                     break  # the zygote did not answer: discarded below
@@ -282,11 +310,11 @@ class Zygote:
                     else:
                         open_fds.discard(fd)
                 if reply == "" and open_fds:  # no zygote: nothing else will close the pipes
-                    cg.kill_all(0.5)
+                    self.kill_run(0.5)
                     break
                 if not killed and out.total + err.total > output_limit:
                     output_exceeded = killed = True
-                    cg.kill_all(0.5)
+                    self.kill_run(0.5)
                     deadline = time.monotonic() + 2.0
         finally:
             for fd, cap in caps.items():
@@ -295,7 +323,7 @@ class Zygote:
         parts = (reply or "").split()
         if len(parts) != 5 or parts[0] != "EXIT":
             self.broken = True
-            cg.kill_all()
+            self.kill_run()
             if not killed:
                 return None  # the jail failed, not the program: run it one-shot
             parts = ["EXIT", str(signal.SIGKILL), "0", "0", "0"]
@@ -303,11 +331,11 @@ class Zygote:
         if not clean:
             self.broken = True  # something of the run survived or could not be removed
         # the zygote answers once it has reaped everything of the run: nothing should be left
-        leftovers = 0
-        if not cg.wait_empty(2.0):
-            leftovers = len(cg.pids())
+        left = self.run_processes(2.0)
+        leftovers = len(left)
+        if left:
             self.broken = True
-            cg.kill_all()
+            self.kill_run()
         wall = time.monotonic() - start
         sandbox_error = None
         if stage:
@@ -325,6 +353,7 @@ class Zygote:
         elif code is not None and 128 < code < 128 + signal.NSIG:
             sig, code = code - 128, None  # as the one-shot jail reads it (bubblewrap reports a signal N as 128+N)
         cpu = cg.cpu_seconds() or 0.0
+        self._cpu_runs += cpu
         cpu_limited = sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= cpu_limit_s * 0.95)
         oom = cg.oom_kills() > 0
         return StepResult(exit_code=code, signal=sig, wall_s=wall, cpu_s=cpu, stdout=out.text(), stderr=err.text(),
@@ -364,17 +393,21 @@ def _force(func, path, exc_info) -> None:
 
 class ZygotePool:
     """The idle persistent jails of one ``Jail``, by key (the toolchain binds); a thread leases one,
-    runs a program's commands in it, and gives it back."""
+    runs a program's commands in it, and gives it back. A jail idle for ``idle_s`` ends: between
+    batches (a training step's generation) no jail waits, and none outlives the work it was for."""
 
-    def __init__(self, make, release, keep_per_key: int = 8):
+    def __init__(self, make, release, idle_s: float = 0.5, keep_per_key: int = 8):
         self._make = make  # key -> Zygote (raises ZygoteError)
         self._release = release  # gives a retired jail's cgroup back
         self._free: dict[tuple, list[Zygote]] = {}
         self._all: set[Zygote] = set()
         self._seen: dict[tuple, int] = {}
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._failures = 0
         self._cpu_retired = 0.0
+        self._reaper: threading.Thread | None = None
+        self.idle_s = idle_s
         self.keep_per_key = keep_per_key
         self.closed = False
 
@@ -402,7 +435,7 @@ class ZygotePool:
         with self._lock:
             self._failures = 0
             if self.closed:
-                z.close()
+                self._retire(z)
                 return None
             self._all.add(z)
         return z
@@ -412,9 +445,33 @@ class ZygotePool:
         with self._lock:
             free = self._free.setdefault(z.key, [])
             if keep and not self.closed and len(free) < self.keep_per_key:
+                z.idle_since = time.monotonic()
                 free.append(z)
+                if self._reaper is None or not self._reaper.is_alive():
+                    self._reaper = threading.Thread(target=self._reap, name="oorl-jail-reaper", daemon=True)
+                    self._reaper.start()
                 return
             self._retire(z)
+
+    def _reap(self) -> None:
+        """End the jails idle for ``idle_s``; the thread ends when none is left idle."""
+        while True:
+            with self._lock:
+                if self.closed or not any(self._free.values()):
+                    self._reaper = None
+                    return
+                now = time.monotonic()
+                oldest = min(z.idle_since for zs in self._free.values() for z in zs)
+                if now - oldest < self.idle_s:
+                    self._wake.wait(self.idle_s - (now - oldest) + 0.01)
+                    continue
+                stale = [z for zs in self._free.values() for z in zs if now - z.idle_since >= self.idle_s]
+                for zs in self._free.values():
+                    zs[:] = [z for z in zs if z not in stale]
+                for z in stale:
+                    z.sock.close()  # they all start ending at once
+                for z in stale:
+                    self._retire(z)
 
     def _retire(self, z: Zygote) -> None:
         """(under the lock) close a jail and forget it."""
@@ -430,13 +487,14 @@ class ZygotePool:
             return [z for z in self._all if z.alive()]
 
     def cpu_seconds(self) -> float:
-        """CPU time of every zygote of this pool, live or retired."""
+        """CPU time of every jail of this pool outside its runs, live or retired."""
         with self._lock:
             return self._cpu_retired + sum(z.cpu_seconds() for z in self._all)
 
     def close(self) -> None:
         with self._lock:
             self.closed = True
+            self._wake.notify_all()
             idle = [z for zs in self._free.values() for z in zs]
             self._free.clear()
             for z in idle:

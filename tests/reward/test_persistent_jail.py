@@ -30,9 +30,21 @@ def live_pids(ex) -> set[int]:
     return {z.pid for z in ex.jail.zygotes.live()}
 
 
+def stray(ex, grace_s: float = 1.0) -> list[int]:
+    """Processes in this test process's jails that are not a live persistent jail's own (its
+    launcher, bubblewrap and zygote share the cgroup of its runs)."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        infra = {p for z in ex.jail.zygotes.live() for p in z.infra}
+        found = [p for p in jail_processes(grace_s=0) if p not in infra]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def ex():
-    ex = Executor(short_limits())
+    ex = Executor(short_limits(persistent_jail_idle_s=60))
     if ex.jail.zygotes is None:
         pytest.skip("no persistent jails here (no C compiler or no cgroup with a pids cap)")
     yield ex
@@ -133,7 +145,7 @@ def test_a_run_sees_nothing_of_the_run_before(warm):
     assert len(after["procs"]) == 1 and after["procs"][0].startswith("/opt/oorl/.oorl-zygote")  # only pid 1
     assert after["uid"] == [warm.limits.jail_uid] * 3
     assert set(after["caps"]) == {"0000000000000000"}
-    assert jail_processes() == []
+    assert stray(warm) == []
 
 
 def test_a_run_cannot_kill_stop_or_read_its_jail(warm):
@@ -183,14 +195,14 @@ def test_fork_bomb_and_background_processes_die_with_their_run(warm):
     res = run(warm, bomb)
     assert res.status in (Verdict.TIMEOUT, Verdict.RUNTIME_ERROR, Verdict.MEMORY), res.detail
     assert res.run.leftover_processes == 0
-    assert jail_processes() == []
+    assert stray(warm) == []
     assert run(warm, "print('next')\n").passed
     bg = ("import os, subprocess, time\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
           "if os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\nprint('parent done')\n")
     t0 = time.monotonic()
     res = run(warm, bg)
     assert res.passed and time.monotonic() - t0 < warm.limits.wall_s
-    assert res.run.leftover_processes == 0 and jail_processes() == []
+    assert res.run.leftover_processes == 0 and stray(warm) == []
     assert live_pids(warm) == pids
 
 
@@ -206,7 +218,7 @@ def test_timeouts_and_caps_keep_the_jail(warm):
     assert res.status is Verdict.RUNTIME_ERROR and res.run.output_exceeded
     res = run(warm, "with open('/tmp/big', 'wb') as f:\n    f.write(b'x' * (32 << 20))\n")
     assert res.status is Verdict.RUNTIME_ERROR  # max_file_mb=16
-    assert jail_processes() == []
+    assert stray(warm) == []
     assert run(warm, "print('still fine')\n").passed
     assert live_pids(warm) == pids
 
@@ -244,6 +256,32 @@ def test_compiled_programs_do_not_see_the_previous_build():
         ex.close()
 
 
+def test_idle_jails_end(ex):
+    short = Executor(short_limits(persistent_jail_idle_s=0.3))
+    others = {p for z in ex.jail.zygotes.live() for p in z.infra}  # the module's executor keeps its jail
+
+    def mine(grace_s: float) -> list[int]:
+        deadline = time.monotonic() + grace_s
+        while True:
+            found = [p for p in jail_processes(grace_s=0) if p not in others]
+            if not found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    try:
+        for _ in range(3):
+            assert run(short, "print(1)\n").passed
+        pids = live_pids(short)
+        assert pids and mine(0)  # the jail waits for the next program...
+        assert mine(2.0) == []  # ...not for long
+        assert live_pids(short) == set()
+        assert run(short, "print(2)\n").passed  # and a new one starts when needed
+        assert live_pids(short) and not (live_pids(short) & pids)
+    finally:
+        short.close()
+    assert mine(1.0) == []
+
+
 def test_a_jail_killed_between_runs_is_replaced(warm):
     old = live_pids(warm)
     for pid in old:
@@ -273,7 +311,7 @@ def test_a_jail_dying_during_a_run_costs_no_verdict(warm):
     assert warm.jail.counts["persistent_failed"] == failed_before + 1
     res = run(warm, "raise SystemExit(3)\n")
     assert res.status is Verdict.FAILED and res.exit_code == 3
-    assert jail_processes() == []
+    assert stray(warm) == []
 
 
 def test_concurrent_runs_use_separate_jails():
