@@ -263,11 +263,13 @@ class TrainerConfig(Section):
     @field_validator("loggers")
     @classmethod
     def _known_loggers(cls, names: list[str]) -> list[str]:
-        from oorl.loggers import LOGGERS
+        from oorl.loggers import LOGGERS, missing_package
 
         for name in names:
             if name not in LOGGERS:
                 raise ValueError(f"unknown logger {name!r}; known: {', '.join(sorted(LOGGERS))}")
+            if missing_package(name):  # before any actor starts
+                raise ValueError(missing_package(name))
         return names
 
     @model_validator(mode="after")

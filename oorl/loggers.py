@@ -12,6 +12,8 @@ the run's outcome. A logger is a class registered with :func:`register_logger`.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -42,14 +44,24 @@ class MetricLogger:
         return None
 
 
+def missing_package(name: str) -> str | None:
+    """The one-line error for a listed logger whose package is not installed (None: it is, or needs none).
+    Found without importing it, so the config check stays quick."""
+    if name not in PIP_NAMES:
+        return None
+    present = sys.modules[name] is not None if name in sys.modules else importlib.util.find_spec(name) is not None
+    if present:
+        return None
+    return (f"trainer.loggers lists {name}, but its package is not installed: `pip install 'oorl[loggers]'` "
+            f"(or `pip install {PIP_NAMES[name]}`), or remove {name} from trainer.loggers")
+
+
 def _import(name: str):
     """The logger's library, or a one-line error saying how to install it."""
     try:
         return importlib.import_module(name)
     except ImportError:
-        pip = PIP_NAMES.get(name, name)
-        raise UserError(f"trainer.loggers lists {name}, but its package is not installed: `pip install "
-                        f"'oorl[loggers]'` (or `pip install {pip}`), or remove {name} from trainer.loggers") from None
+        raise UserError(missing_package(name) or f"trainer.loggers: {name} cannot be imported") from None
 
 
 def make_loggers(names: list[str], run_dir: Path, config: dict, run_name: str,

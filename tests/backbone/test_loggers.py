@@ -13,6 +13,7 @@ from oorl.config import load_config
 from oorl.errors import UserError
 from oorl.logs import ConsoleFilter
 from oorl.runlog import MetricsLog
+from tests.conftest import run_oorl
 
 STEPS = [{"step": 1, "reward_mean": 0.25, "loss": 0.5, "eval/pass@1": 0.1, "spans": [["train", 1.0, 2.0]]},
          {"step": 2, "reward_mean": 0.75, "loss": float("nan"), "eval/pass@1": 0.3, "note": "text"}]
@@ -118,10 +119,23 @@ def test_mlflow_file_store_gets_the_metrics(tmp_path, monkeypatch, capsys):
 
 def test_a_missing_logger_package_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)  # what Python does for a package that is not installed
-    with pytest.raises(UserError, match=r"trainer.loggers lists wandb, but its package is not installed: "
-                                        r"`pip install 'oorl\[loggers\]'`"):
-        _run(tmp_path, ["tensorboard", "wandb"])
-    assert not (tmp_path / "run" / "tensorboard").exists()  # checked before any logger starts
+    message = r"trainer.loggers lists wandb, but its package is not installed: `pip install 'oorl\[loggers\]'`"
+    with pytest.raises(UserError, match=r"config field 'trainer.loggers'.*" + message):  # when the config loads
+        load_config("configs/smoke-cpu.yaml", ["trainer.loggers=[tensorboard,wandb]"])
+    from oorl.loggers import make_loggers
+
+    with pytest.raises(UserError, match=message):  # and where the loggers start
+        make_loggers(["tensorboard", "wandb"], tmp_path, {}, "run")
+    assert not (tmp_path / "tensorboard").exists()  # checked before any logger starts
+    # the user's view: `oorl train` with MLflow listed and absent says so in one line, exit status 2
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['mlflow'] = None\n")
+    r = run_oorl("train", "--config", "configs/smoke-cpu.yaml", "trainer.loggers=[mlflow]", "--output-dir",
+                 str(tmp_path / "cli"), env={"PYTHONPATH": str(hide)}, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "trainer.loggers lists mlflow, but its package is not installed" in lines[0], lines
 
 
 def test_logger_config_errors_name_the_field():
