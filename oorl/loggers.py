@@ -155,12 +155,20 @@ class MlflowLogger(MetricLogger):
         if extra:
             raise UserError(f"trainer.logger_kwargs.mlflow: unknown option {sorted(extra)[0]!r}; known: {', '.join(sorted(known))}")
         self.uri = kwargs.get("tracking_uri") or mlflow.get_tracking_uri()
-        self.client = MlflowClient(self.uri)
         name = kwargs.get("experiment_name", "oorl")
-        exp = self.client.get_experiment_by_name(name)
-        self.experiment = exp.experiment_id if exp is not None else self.client.create_experiment(name)
         tags = {"oorl.run_dir": str(run_dir), **{k: str(v) for k, v in (kwargs.get("tags") or {}).items()}}
-        self.run_id = self.client.create_run(self.experiment, run_name=kwargs.get("run_name", run_name), tags=tags).info.run_id
+        try:
+            self.client = MlflowClient(self.uri)
+            exp = self.client.get_experiment_by_name(name)
+            self.experiment = exp.experiment_id if exp is not None else self.client.create_experiment(name)
+            run = self.client.create_run(self.experiment, run_name=kwargs.get("run_name", run_name), tags=tags)
+        except Exception as e:  # noqa: BLE001 - MLflow's store errors are long; the user needs the URI and the way out
+            first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+            raise UserError(f"trainer.loggers: MLflow cannot start a run at {self.uri} ({first}); set "
+                            "trainer.logger_kwargs.mlflow.tracking_uri or MLFLOW_TRACKING_URI to an http(s):// "
+                            "tracking server, or to file:<dir> with MLFLOW_ALLOW_FILE_STORE=true (the sqlite "
+                            "default needs the full `mlflow` package)") from None
+        self.run_id = run.info.run_id
         params = [Param(k, str(v)[:500]) for k, v in _flatten(config).items()]
         for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(self.run_id, params=params[i:i + 100])

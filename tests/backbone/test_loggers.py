@@ -117,6 +117,14 @@ def test_mlflow_file_store_gets_the_metrics(tmp_path, monkeypatch, capsys):
     assert f"mlflow: run {rid} at {uri}" in capsys.readouterr().out
 
 
+def test_mlflow_store_that_cannot_open_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)  # MLflow 3 refuses the file store then
+    uri = f"file:{tmp_path / 'mlruns'}"
+    with pytest.raises(UserError, match=rf"MLflow cannot start a run at {uri} \(.*filesystem tracking backend.*\); "
+                                        r"set trainer.logger_kwargs.mlflow.tracking_uri"):
+        _run(tmp_path, ["mlflow"], {"mlflow": {"tracking_uri": uri}})
+
+
 def test_a_missing_logger_package_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)  # what Python does for a package that is not installed
     message = r"trainer.loggers lists wandb, but its package is not installed: `pip install 'oorl\[loggers\]'`"
