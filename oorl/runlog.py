@@ -54,10 +54,11 @@ class MetricsLog:
         self.path = run_dir / "metrics.jsonl"
         self.samples_path = run_dir / "samples.jsonl"
         self.timeline_path = run_dir / TIMELINE_FILE
-        t = cfg.trainer if cfg is not None else None
-        self.loggers = make_loggers(t.loggers if t else ["tensorboard"], run_dir,
-                                    cfg.model_dump(mode="json") if cfg is not None else {}, run_dir.name,
-                                    t.logger_kwargs if t else {})
+        from oorl.config import TrainerConfig
+
+        t = cfg.trainer if cfg is not None else TrainerConfig()  # no config: the default loggers
+        self.loggers = make_loggers(t.loggers, run_dir, cfg.model_dump(mode="json") if cfg is not None else {},
+                                    run_dir.name, t.logger_kwargs)
         self.total = total_steps
         self.first = first_step
         self.started = time.monotonic()
