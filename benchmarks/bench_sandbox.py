@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -34,7 +35,7 @@ from oorl.reward.languages import Ctx, get_language
 from oorl.reward.sandbox import Program, SandboxLimits
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "humaneval-x"
-ALL = ["cpp", "go", "java", "javascript", "python", "rust", "typescript", "php", "bash", "csharp", "prolog"]
+ALL = ["cpp", "go", "java", "javascript", "python", "rust", "typescript", "php", "bash", "csharp", "prolog", "llvm_ir"]
 
 
 class BareRunner:
@@ -79,45 +80,68 @@ def requests_for(lang: str, n: int) -> list[JudgeRequest]:
         probs = [p for p in probs if p["task_id"] not in skip]
         return [hx.request(p, lang, p["canonical_solution"]) for p in probs[:n]]
     prog, tests = HELLO[lang]
-    comment = {"python": "#", "bash": "#", "prolog": "%"}.get(lang, "//")
+    comment = {"python": "#", "bash": "#", "prolog": "%", "llvm_ir": ";"}.get(lang, "//")
     if lang == "php":
         return [JudgeRequest.make(lang, prog.replace("<?php\n", f"<?php\n// variant {i}\n", 1), tests) for i in range(n)]
     return [JudgeRequest.make(lang, f"{comment} variant {i}\n{prog}", tests) for i in range(n)]
 
 
-def bench_language(lang: str, n: int, rounds: int, threads: int, limits: SandboxLimits) -> dict:
+def bench_language(lang: str, n: int, rounds: int, threads: int, limits: SandboxLimits, chunk: int = 8) -> dict:
     reqs = requests_for(lang, n)
     judge = Judge(limits.model_copy(update={"cache_entries": 0}), threads=threads)
     bare = BareRunner(limits, judge.executor)
     pool = ThreadPoolExecutor(threads)
-    judge.judge(reqs[:threads])  # warm up: prepared toolchains, page cache
+    judge.judge(reqs[:2 * threads])  # warm up: prepared toolchains, page cache, a jail per thread
     list(pool.map(bare.run, [build_program(r) for r in reqs[:threads]]))
+    # Jail and bare alternate chunk by chunk, so that both meet the same load; a round's time is the
+    # sum over its chunks, and the best round of each is kept.
+    chunks = [reqs[k:k + chunk] for k in range(0, len(reqs), chunk)]
     jail_s, bare_s, jail_cpu, bare_cpu, ok_jail, ok_bare = [], [], [], [], 0, 0
+    busy0, start = _busy_cpu_s(), time.perf_counter()
     for i in range(rounds):
-        programs = [build_program(r) for r in reqs]
-        for which in (("bare", "jail") if i % 2 == 0 else ("jail", "bare")):  # alternate the order
-            (own0, kids0), t0 = _cpu(), time.perf_counter()
-            if which == "bare":  # CPU: the toolchain's processes (waited for) and this process
-                ok_bare = sum(pool.map(bare.run, programs))
-                bare_s.append(time.perf_counter() - t0)
-                own1, kids1 = _cpu()
-                bare_cpu.append(own1 - own0 + kids1 - kids0)
-            else:  # CPU: everything in the runs' cgroups (bubblewrap included), the persistent jails'
-                # own processes (outside any run's cgroup) and this process
-                zyg0 = judge.executor.jail.overhead_cpu_s()
-                results = judge.judge(reqs)
-                jail_s.append(time.perf_counter() - t0)
-                ok_jail = sum(r.passed for r in results)
-                in_jail = sum((r.compile.cpu_s if r.compile else 0) + (r.run.cpu_s if r.run else 0) for r in results)
-                zyg = judge.executor.jail.overhead_cpu_s() - zyg0
-                jail_cpu.append(in_jail + zyg + _cpu()[0] - own0)
+        zyg0 = judge.executor.jail.overhead_cpu_s()
+        wall = {"bare": 0.0, "jail": 0.0}
+        cpu = {"bare": 0.0, "jail": 0.0}
+        ok_bare = ok_jail = 0
+        for k, part in enumerate(chunks):
+            programs = [build_program(r) for r in part]
+            for which in (("bare", "jail") if (i + k) % 2 == 0 else ("jail", "bare")):  # alternate the order
+                (own0, kids0), t0 = _cpu(), time.perf_counter()
+                if which == "bare":  # CPU: the toolchain's processes (waited for) and this process
+                    ok_bare += sum(pool.map(bare.run, programs))
+                    wall["bare"] += time.perf_counter() - t0
+                    own1, kids1 = _cpu()
+                    cpu["bare"] += own1 - own0 + kids1 - kids0
+                else:  # CPU: everything in the runs' cgroups (persistent jails' work for their runs
+                    # included), the jails' own start-up (read outside the timed part), this process
+                    results = judge.judge(part)
+                    wall["jail"] += time.perf_counter() - t0
+                    own1 = _cpu()[0]
+                    ok_jail += sum(r.passed for r in results)
+                    in_jail = sum((r.compile.cpu_s if r.compile else 0) + (r.run.cpu_s if r.run else 0)
+                                  for r in results)
+                    cpu["jail"] += in_jail + own1 - own0
+        bare_s.append(wall["bare"])
+        jail_s.append(wall["jail"])
+        bare_cpu.append(cpu["bare"])
+        jail_cpu.append(cpu["jail"] + judge.executor.jail.overhead_cpu_s() - zyg0)
+    others = (_busy_cpu_s() - busy0 - sum(bare_cpu) - sum(jail_cpu)) / (time.perf_counter() - start)
+    counts = dict(judge.executor.jail.counts)
     pool.shutdown()
     judge.close()
     b, j, n = min(bare_s), min(jail_s), len(reqs)
     cb, cj = 1000 * min(bare_cpu) / n, 1000 * min(jail_cpu) / n
     return {"language": lang, "programs": n, "passed_bare": ok_bare, "passed_jail": ok_jail,
             "bare_per_s": n / b, "jail_per_s": n / j, "ratio": j / b, "overhead_pct": 100 * (j / b - 1),
-            "bare_cpu_ms": cb, "jail_cpu_ms": cj, "cpu_overhead_pct": 100 * (cj / cb - 1)}
+            "bare_cpu_ms": cb, "jail_cpu_ms": cj, "cpu_overhead_pct": 100 * (cj / cb - 1),
+            "other_cores": max(0.0, others), "jail_commands": counts}
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine spent busy (all processes, all cores), from /proc/stat."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu() -> tuple[float, float]:
@@ -161,17 +185,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n", type=int, default=24, help="programs per language")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--chunk", type=int, default=8, help="programs judged in one go before the other side's turn")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     limits = SandboxLimits(wall_s=20, cpu_s=20)
     rows = []
     print(f"{'language':11s} {'n':>3s} {'bare prog/s':>11s} {'jail prog/s':>11s} {'jail/bare':>9s} {'overhead':>8s}"
-          f" {'CPU ms/prog bare':>16s} {'jail':>7s} {'CPU overhead':>12s}")
+          f" {'CPU ms/prog bare':>16s} {'jail':>7s} {'CPU overhead':>12s} {'others':>6s}")
     for lang in [get_language(x).name for x in args.languages.split(",") if x.strip()]:
-        r = bench_language(lang, args.n, args.rounds, args.threads, limits)
+        r = bench_language(lang, args.n, args.rounds, args.threads, limits, max(1, args.chunk))
         rows.append(r)
         print(f"{lang:11s} {r['programs']:3d} {r['bare_per_s']:11.2f} {r['jail_per_s']:11.2f} {r['ratio']:9.3f} "
-              f"{r['overhead_pct']:7.1f}% {r['bare_cpu_ms']:16.1f} {r['jail_cpu_ms']:7.1f} {r['cpu_overhead_pct']:11.1f}%" + ("" if r["passed_jail"] == r["programs"] == r["passed_bare"] else
+              f"{r['overhead_pct']:7.1f}% {r['bare_cpu_ms']:16.1f} {r['jail_cpu_ms']:7.1f} {r['cpu_overhead_pct']:11.1f}%"
+              f" {r['other_cores']:6.2f}" + ("" if r["passed_jail"] == r["programs"] == r["passed_bare"] else
                                               f"  (passed: bare {r['passed_bare']}, jail {r['passed_jail']})"),
               flush=True)
     d = bench_dedup(args.threads, limits)

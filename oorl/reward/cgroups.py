@@ -144,6 +144,32 @@ class RunCgroup:
         except (OSError, ValueError):
             return 0
 
+    def rearm(self) -> bool:
+        """Start the next run in a group whose caps are already right and which nothing left since
+        the last run's end (``end_of_run``): only the peak is reset. False when it cannot be."""
+        f = self.memory_dir / ("memory.max_usage_in_bytes" if self.version == 1 else "memory.peak")
+        try:
+            _write(f, "0")
+        except OSError:
+            return False
+        return True
+
+    def end_of_run(self) -> tuple[float, int]:
+        """This run's CPU seconds and OOM kills; the counters as they are now become the next
+        run's starting point."""
+        cpu, oom = self._cpu_total(), self._oom_total()
+        used = (cpu - self.cpu_base if cpu is not None else 0.0), oom - self.oom_base
+        self.oom_base, self.cpu_base = oom, cpu or 0.0
+        return used
+
+    def member_pids(self) -> list[int]:
+        """The processes of the group, from one hierarchy (enough for processes born in the group)."""
+        try:
+            with open(self.procs_files[0] if self.procs_files else self.memory_dir / "cgroup.procs") as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return self.pids()
+
     def pids(self) -> list[int]:
         pids: set[int] = set()
         for d in self.dirs:

@@ -23,6 +23,14 @@ Without a writable cgroup the fallback guarantees: RLIMIT_AS for the languages t
 size, polled every ``watchdog_interval_s``: a fast allocator can overshoot by what it allocates in
 one period), tmpfs sizes for files, RLIMIT_NPROC for processes.
 
+Persistent jails (``zygote.py``, on by default where a cgroup caps memory and processes and a C
+compiler built the helpers): the jail above is built once per judging thread and kept while
+programs come; its pid 1 forks each command with the same view, limits and uid, in a user and IPC
+namespace and a session of its own, and empties /work, /tmp and /dev/shm after it. Programs get
+their work directory through ``Jail.workspace`` (the slot bound at /job of a leased persistent
+jail, or a fresh directory); a command whose persistent jail fails for its own reasons runs again
+one-shot, so the verdict never depends on it.
+
 ``mode="unsandboxed"`` runs the same command directly with the same rlimits, cgroup and deadline,
 but with the host's file system and network, as the worker's own user: only for trusted code.
 """

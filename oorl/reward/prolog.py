@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from oorl.reward.executor import Executor
 from oorl.reward.jail import Jail
@@ -178,11 +175,7 @@ def run_prolog(program: str, query: str, *, max_solutions: int = 1, limits: Sand
     lang: Prolog = get_language("prolog")  # type: ignore[assignment]
     jail: Jail = ex.jail
     t0 = time.monotonic()
-    root = lim.work_path()
-    root.mkdir(parents=True, exist_ok=True)
-    job = Path(tempfile.mkdtemp(prefix="oorl-prolog-", dir=root))
-    try:
-        view = jail.view(job, [])
+    with jail.workspace([], prefix="oorl-prolog-") as (job, view):
         ctx = Ctx(view, lim, Program("prolog", {}), lim.memory_mb)
         driver = fill(_DRIVER, STACK_LIMIT=str(stack_mb(ctx) << 20), PROGRAM=pl_atom(ctx.job("program.pl")),
                       QUERY_TEXT=pl_atom(_normalise_query(query)), MAX_SOLUTIONS=str(max(1, int(max_solutions))),
@@ -195,8 +188,6 @@ def run_prolog(program: str, query: str, *, max_solutions: int = 1, limits: Sand
         step = jail.run(argv, view=view, job_dir=job, writable_job=False, wall_s=lim.wall_s, cpu_s=lim.cpu_s,
                         memory_mb=lim.memory_mb, stdin=(nonce + "\n").encode(), side_channel=True,
                         address_space_ok=True)
-    finally:
-        shutil.rmtree(job, ignore_errors=True)
     return _result(step, nonce, time.monotonic() - t0)
 
 

@@ -80,9 +80,11 @@ class Zygote:
                  start_timeout_s: float = 20.0):
         self.key, self.slot, self.cg = key, slot, cg
         self._slot_flags = _inode_flags(slot)
+        self.slot_written = False  # a command could write in /job (runs see it read-only)
         self._cpu_start = cg._cpu_total() or 0.0  # the jail's own CPU time: all of the cgroup's but the runs'
         self._cpu_runs = 0.0
         self._cpu_final: float | None = None
+        self._caps: tuple[int, int] | None = None  # the cgroup's caps as the last run left them
         self.broken = False
         self.runs = 0
         self.pid: int | None = None
@@ -171,10 +173,10 @@ class Zygote:
 
     # -- the slot: the host directory bound at /job -------------------------------------------------
     def clear_slot(self) -> bool:
-        """Remove the previous program's files and put back what a compilation (which may write in
-        /job) could change on the directory itself: mode, extended attributes and ACLs (a default
-        ACL would decide the next program's file modes), inode flags. False when something could
-        not be put back: the jail is then discarded."""
+        """Remove the previous program's files and, after a command that could write in /job (a
+        compilation), put back what it could change on the directory itself: mode, extended
+        attributes and ACLs (a default ACL would decide the next program's file modes), inode
+        flags. False when something could not be put back: the jail is then discarded."""
         ok = True
         for entry in os.scandir(self.slot):
             p = Path(entry.path)
@@ -185,13 +187,15 @@ class Zygote:
                     p.unlink()
             except OSError:
                 ok = False
-        try:
-            os.chmod(self.slot, 0o700)
-            for name in os.listxattr(self.slot):
-                os.removexattr(self.slot, name)
-            ok = ok and not os.listxattr(self.slot) and _inode_flags(self.slot) == self._slot_flags
-        except OSError:
-            ok = False
+        if self.slot_written:
+            try:
+                os.chmod(self.slot, 0o700)
+                for name in os.listxattr(self.slot):
+                    os.removexattr(self.slot, name)
+                ok = ok and not os.listxattr(self.slot) and _inode_flags(self.slot) == self._slot_flags
+            except OSError:
+                ok = False
+            self.slot_written = not ok
         return ok and not any(os.scandir(self.slot))
 
     # -- one command ------------------------------------------------------------------------------
@@ -200,7 +204,7 @@ class Zygote:
         bounds what a fork bomb can add meanwhile)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            pids = [p for p in self.cg.pids() if p not in self.infra]
+            pids = [p for p in self.cg.pids() if p not in self.infra]  # every hierarchy: the thorough kill
             if not pids:
                 return True
             for p in pids:
@@ -217,7 +221,7 @@ class Zygote:
         there to be none."""
         deadline = time.monotonic() + timeout_s
         while True:
-            pids = [p for p in self.cg.pids() if p not in self.infra]
+            pids = [p for p in self.cg.member_pids() if p not in self.infra]
             if not pids or time.monotonic() >= deadline:
                 return pids
             time.sleep(0.0005)
@@ -229,9 +233,17 @@ class Zygote:
         """Run one command in this jail. None when the jail failed (not the program): the caller
         then runs the command one-shot."""
         cg = self.cg
-        if not cg.reset(memory_bytes, max_pids + len(self.infra)) or self.run_processes():
-            self.broken = True  # e.g. the cap cannot be lowered under what the jail holds
+        caps = (memory_bytes, max_pids + len(self.infra))
+        if caps != self._caps:  # new caps (a compilation's, then a run's): set them, count from now
+            self._caps = None
+            if not cg.reset(*caps) or self.run_processes():
+                self.broken = True  # e.g. the cap cannot be lowered under what the jail holds
+                return None
+            self._caps = caps
+        elif not cg.rearm():  # the same caps: the counters were taken when the last run ended
+            self.broken = True
             return None
+        self.slot_written |= writable_job
         toks = ["RUN", "0" if writable_job else "1", cwd, "0", "1" if side_channel else "0",
                 str(len(rlimits)), *[f"{r}:{s}:{h}" for r, (s, h) in rlimits],
                 str(len(argv)), *[a.replace("{side_fd}", "3") for a in argv],
@@ -352,14 +364,17 @@ class Zygote:
             sig, code = -code, None
         elif code is not None and 128 < code < 128 + signal.NSIG:
             sig, code = code - 128, None  # as the one-shot jail reads it (bubblewrap reports a signal N as 128+N)
-        cpu = cg.cpu_seconds() or 0.0
+        cpu, oom_kills = cg.end_of_run()  # and the next run with the same caps counts from here
         self._cpu_runs += cpu
         cpu_limited = sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= cpu_limit_s * 0.95)
-        oom = cg.oom_kills() > 0
+        oom = oom_kills > 0
+        peak = cg.peak_bytes()
+        if self.broken:
+            self._caps = None
         return StepResult(exit_code=code, signal=sig, wall_s=wall, cpu_s=cpu, stdout=out.text(), stderr=err.text(),
                           stdout_bytes=out.total, stderr_bytes=err.total, timed_out=timed_out and not oom,
                           cpu_limited=cpu_limited and not timed_out, oom=oom, output_exceeded=output_exceeded,
-                          peak_memory_mb=cg.peak_bytes() / (1 << 20), sandbox_error=sandbox_error,
+                          peak_memory_mb=peak / (1 << 20), sandbox_error=sandbox_error,
                           side_output=bytes(side.head), leftover_processes=leftovers)
 
 

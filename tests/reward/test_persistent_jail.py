@@ -229,6 +229,7 @@ def test_job_is_read_only_when_run_and_emptied_between_programs(warm):
     assert res.stdout.splitlines()[0] == "['main.py']"
     # a compilation may write in /job: change the directory itself as one could
     z = warm.jail.zygotes.live()[0]
+    z.slot_written = True  # as after a compilation
     os.chmod(z.slot, 0o777)
     try:
         os.setxattr(z.slot, "user.oorl", b"left")
