@@ -44,6 +44,7 @@ SOURCE = r"""
 #define MAXARGS 4096
 
 static int ctl = -1;
+static int last_cap = 63;  /* /proc/sys/kernel/cap_last_cap */
 static const char *job = "/job";
 
 static void reply(const char *text) {
@@ -86,6 +87,13 @@ static int wipe(int dirfd, int depth) {
     return left;
 }
 
+#include <sys/vfs.h>
+#include <linux/magic.h>
+static const char *st_fstype(int fd) {
+    struct statfs sf;
+    return fstatfs(fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC ? "tmpfs" : "other";
+}
+
 /* what a run could change on a tmpfs root it owns (mode, extended attributes and ACLs, inode
    flags): put back as it was when the jail started; nonzero when it cannot be */
 struct root_state { mode_t mode; uid_t uid; gid_t gid; int has_flags; long flags; };
@@ -101,7 +109,8 @@ static int read_root(int fd, struct root_state *r) {
 static int restore_root(int fd, const struct root_state *want) {
     struct root_state now;
     char names[4096];
-    if (fchmod(fd, want->mode) != 0 || read_root(fd, &now) != 0) return -1;
+    if (read_root(fd, &now) != 0) return -1;
+    if (now.mode != want->mode && (fchmod(fd, want->mode) != 0 || read_root(fd, &now) != 0)) return -1;
     ssize_t n = flistxattr(fd, names, sizeof names);
     if (n < 0 && errno != ENOTSUP) return -1;
     for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1)
@@ -169,7 +178,7 @@ static void child(char **argv, char **envp, const char *cwd, int *fds, int nfds,
     if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
               SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
               SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) != 0) goto fail;
-    for (int c = 0; c <= 63; c++)
+    for (int c = 0; c <= last_cap; c++)
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL) goto fail;
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) goto fail;
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -201,6 +210,8 @@ int main(int argc, char **argv) {
     }
     if (getpid() != 1) { fprintf(stderr, "oorl-zygote: must be the jail's pid 1\n"); return 2; }
     prctl(PR_SET_DUMPABLE, 0);  /* nothing of the jail may ptrace or read this process */
+    FILE *lc = fopen("/proc/sys/kernel/cap_last_cap", "re");
+    if (lc) { if (fscanf(lc, "%d", &last_cap) != 1 || last_cap < 0 || last_cap > 63) last_cap = 63; fclose(lc); }
     fcntl(ctl, F_SETFD, FD_CLOEXEC);
     sigset_t chld;
     sigemptyset(&chld);
@@ -310,10 +321,16 @@ int main(int argc, char **argv) {
         }
         for (int k = 0; k < nwipe && clean; k++) {
             int fd = open(wipe_dirs[k], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd < 0) { clean = 0; break; }
-            int again = dup(fd);  /* wipe() closes its descriptor */
-            if (again < 0 || restore_root(again, &roots[k]) != 0 || wipe(fd, 0) != 0) clean = 0;
-            if (again >= 0) close(again);
+            struct stat st;
+            if (fd < 0 || fstat(fd, &st) != 0) { clean = 0; break; }
+            /* a tmpfs directory's size counts its entries (an empty one: 40 bytes, . and ..) */
+            int empty = st.st_size <= 40 && !strcmp(st_fstype(fd), "tmpfs");
+            if (restore_root(fd, &roots[k]) != 0) clean = 0;
+            if (clean && !empty) {
+                int again = dup(fd);  /* wipe() closes its descriptor */
+                if (again < 0 || wipe(again, 0) != 0) clean = 0;
+            }
+            close(fd);
         }
         snprintf(line, sizeof line, "EXIT %d %d %d %d", status, report[0], report[1], clean);
         reply(line);
