@@ -23,8 +23,10 @@ REPO = Path(__file__).resolve().parents[2]
 ALL = [(lang, case) for lang in sorted(CASES) for case in sorted(CASES[lang])]
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
+@pytest.fixture(scope="module", params=["persistent", "one_shot"])
+def hostile(request, tmp_path_factory):
+    """Every case judged in one batch: in persistent jails (runs forked inside jails kept per thread,
+    the default) and in one-shot jails (a jail per command)."""
     token = secrets.token_hex(6)
     secret = tmp_path_factory.mktemp("secret") / "secret.txt"
     secret.write_text(f"top secret {token}\n")
@@ -35,7 +37,7 @@ def hostile(tmp_path_factory):
              str(REPO / f"oorl-escape-{token}"), str(escape_dir / "escape.txt"), f"/oorl-escape-{token}",
              f"/job/oorl-escape-{token}", f"../oorl-escape-{token}"]
     host_targets = [Path(p) for p in write if p.startswith("/") and not p.startswith("/job/")]
-    limits = short_limits()
+    limits = short_limits(persistent_jail=request.param == "persistent")
     judge = Judge(limits)
     requests = [JudgeRequest.make(lang, fill(lang, CASES[lang][case][0], read, write),
                                   fill(lang, CASES[lang][case][1], read, write)) for lang, case in ALL]
@@ -47,9 +49,11 @@ def hostile(tmp_path_factory):
     escaped = [str(p) for p in host_targets if p.exists()]
     for p in escaped:  # never leave a successful escape on the host
         Path(p).unlink()
+    counts = dict(judge.executor.jail.counts)
+    counts["available"] = judge.executor.jail.zygotes is not None
     yield {"results": results, "after": dict(zip(sorted(CASES), after)), "leftovers": leftovers,
            "escaped": escaped, "secret": secret, "token": token, "limits": limits, "hostile_s": hostile_s,
-           "escape_dir": escape_dir}
+           "escape_dir": escape_dir, "counts": counts, "path": request.param}
     judge.close()
 
 
@@ -72,6 +76,15 @@ def test_hostile_program(hostile, lang, case):
         assert marker not in res.stdout, info
     if case == "write_outside":  # inside the jail only the work dir (and /tmp) may be written
         assert "WROTE /" not in res.stdout.replace("WROTE /work", "").replace("WROTE /tmp", ""), info
+
+
+def test_the_intended_jails_ran_the_cases(hostile):
+    counts = hostile["counts"]
+    if hostile["path"] == "one_shot":
+        assert counts.get("persistent", 0) == 0
+    elif counts["available"]:  # (not without a C compiler or a pids cgroup)
+        # the first program of a kind runs one-shot; the rest (compilations and runs) persistent
+        assert counts["persistent"] > len(ALL), counts
 
 
 def test_nothing_left_running(hostile):
