@@ -76,6 +76,12 @@ def report(echo: Callable[[str], None], run_checks: bool = True, limits: Sandbox
     cg = ex.jail.cgroups
     echo("  memory/process caps: " + (cg.describe() if cg else
                                        "no writable cgroup: fallback (RLIMIT_AS where tolerated + RSS watchdog, RLIMIT_NPROC)"))
+    if ex.jail.zygotes is not None:
+        echo("  persistent jails: on (a jail per judging thread forks each run; see oorl/reward/zygote.py)")
+    elif lim.mode == "bwrap":
+        why = ("off (reward.sandbox.persistent_jail)" if not lim.persistent_jail else
+               "unavailable (needs a C compiler and a cgroup with memory and pids caps): one-shot jails")
+        echo(f"  persistent jails: {why}")
     if run_checks:
         res = ex.run(build_program(JudgeRequest.make("python", PROBES, "")))
         for line in res.stdout.strip().splitlines():
@@ -118,4 +124,5 @@ def report(echo: Callable[[str], None], run_checks: bool = True, limits: Sandbox
                 line += f"\n      {good_res.detail} | {bad_res.detail}"
         echo(line)
     echo("everything works" if ok else "some checks failed (see above)")
+    ex.close()
     return ok
