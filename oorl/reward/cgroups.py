@@ -72,8 +72,9 @@ class RunCgroup:
     oom_base: int = 0  # OOM kills before this run (a pooled group is reused)
     cpu_base: float = 0.0
 
-    def reset(self, memory_bytes: int, max_pids: int) -> bool:
-        """Prepare a reused, empty group for the next run; False when it cannot be reused."""
+    def reset(self, memory_bytes: int, max_pids: int, strict_peak: bool = True) -> bool:
+        """Prepare a reused, empty group for the next run; False when it cannot be reused
+        (``strict_peak=False``: also when the peak cannot be reset, which then overstates it)."""
         try:
             if self.version == 1:
                 # memory.limit_in_bytes may never exceed memsw's: raise memsw first, lower it last
@@ -91,7 +92,11 @@ class RunCgroup:
                         _write(d / "pids.max", str(max_pids))
             else:
                 _write(self.memory_dir / "memory.max", str(memory_bytes))
-                _write(self.memory_dir / "memory.peak", "0")  # resettable since Linux 6.12
+                try:
+                    _write(self.memory_dir / "memory.peak", "0")  # resettable since Linux 6.12
+                except OSError:
+                    if strict_peak:
+                        raise
                 _write(self.memory_dir / "pids.max", str(max_pids))
         except OSError:
             return False
@@ -150,8 +155,8 @@ class RunCgroup:
         f = self.memory_dir / ("memory.max_usage_in_bytes" if self.version == 1 else "memory.peak")
         try:
             _write(f, "0")
-        except OSError:
-            return False
+        except OSError:  # v2 before Linux 6.12: the peak is the group's since it was made
+            return self.version == 2
         return True
 
     def end_of_run(self) -> tuple[float, int]:

@@ -2,24 +2,27 @@
 whose pid 1 (``oorl-zygote``, C, in ``zygote_c.py``) forks each run inside the namespaces and
 mounts bubblewrap built once.
 
-Why: building the jail (user, pid, net, ipc, uts, cgroup and mount namespaces, a dozen mounts) and
-tearing it down costs more than a small Python, Bash or PHP program itself. A persistent jail pays
-it once; a run costs a fork, a user and an IPC namespace, and emptying three small tmpfs.
+Why: building a jail (user, pid, net, ipc, uts, cgroup and mount namespaces, a dozen mounts),
+tearing it down, and moving its first process into the run's cgroup (an RCU grace period, ~10 ms,
+unless another process moved just before) cost more than a small Python, Bash or PHP program
+itself. A persistent jail pays that once; a run costs a fork, a user and an IPC namespace, and
+checking three tmpfs.
 
 What a run gets (the same as a one-shot jail, see ``jail.py``):
 
 - the same file system view: /usr, /etc... read-only; /job the program's files, read-write while
   compiling and read-only when run (the zygote flips the bind mount between runs, and only it can:
   runs have no capability); /work, /tmp, /dev/shm size-capped tmpfs, emptied by the zygote after
-  every run (runs never overlap in one jail), so no run sees another's files;
+  every run, their roots' mode, extended attributes and flags put back (runs never overlap in one
+  jail), so no run sees another's files; the host empties the /job directory between programs;
 - its own user namespace (uid ``jail_uid``, mapped to the jail's, itself the host's ``run_as_uid``
   when the worker is root), in which it may create no further user namespace, and every capability
   dropped (bounding and ambient sets, securebits locked, no_new_privs): it can neither remount
   anything nor change the jail;
 - its own IPC namespace (no SysV or POSIX IPC object outlives it) and session keyring; its user
   namespace gives it its own user keyring;
-- its own session, rlimits, and its own per-run cgroup (memory cap, pids cap), joined through
-  descriptors the host opened, before any program code runs;
+- its own session and rlimits; the jail's cgroup, whose memory and pids caps are set for each
+  command (the jail's three processes, a few MB, count in it as bubblewrap does in a one-shot jail);
 - no network but a loopback, the same host name, nothing of the host's environment.
 
 Isolation from the zygote: the zygote is the jail's pid 1, so signals from inside the jail that it
@@ -30,10 +33,11 @@ process of the jail (``kill(-1)`` from pid 1: no fork escapes it) and reaps them
 so background processes die with their run as in a one-shot jail.
 
 The host keeps the guarantees that do not depend on the zygote: the wall-clock deadline and the
-output cap kill the run through its cgroup; leftovers are counted in the cgroup; a zygote that
-does not answer in time, dies, or reports that something survived or could not be emptied is
-discarded (a new one starts on the next lease), and a run it failed for infrastructure reasons is
-run again on the one-shot path, so a broken zygote never decides a verdict.
+output cap kill every process of the cgroup but the jail's own; leftovers are counted there; a
+zygote that does not answer in time, dies, or reports that something survived or could not be
+emptied is discarded (a new one starts on the next lease), and a command it failed for
+infrastructure reasons runs again one-shot, so a broken zygote never decides a verdict. A jail
+unused for ``persistent_jail_idle_s`` ends, so none waits between batches.
 
 Used only where every guarantee holds: bubblewrap mode, the C helpers built (a C compiler), and a
 cgroup with memory and pids caps; otherwise, and for the first program of a kind (one program alone
@@ -236,7 +240,7 @@ class Zygote:
         caps = (memory_bytes, max_pids + len(self.infra))
         if caps != self._caps:  # new caps (a compilation's, then a run's): set them, count from now
             self._caps = None
-            if not cg.reset(*caps) or self.run_processes():
+            if not cg.reset(*caps, strict_peak=False) or self.run_processes():
                 self.broken = True  # e.g. the cap cannot be lowered under what the jail holds
                 return None
             self._caps = caps
