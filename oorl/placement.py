@@ -219,7 +219,25 @@ def create_roles(cfg: Config, model_dir: str) -> Roles:
         .remote(cfg.reward.model_dump())
         for i in range(cfg.reward.num_workers)
     ]
-    return Roles(learners, rollouts, rewards, use_gpu, master_addr, master_port, groups)
+    layout = _layout({"learner": learner_slots, "rollout": engine_slots,
+                      "reward": [(pg_rw, i) for i in range(cfg.reward.num_workers)]})
+    return Roles(learners, rollouts, rewards, use_gpu, master_addr, master_port, groups, layout)
+
+
+def _layout(slots: dict[str, list]) -> dict:
+    """Where each actor of each role runs: ``{role: [node id, ...], "nodes": {node id: address}}``,
+    from the placement groups' bundle-to-node tables (written to the run directory)."""
+    from ray.util import placement_group_table
+
+    tables: dict = {}
+    out: dict = {"nodes": {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")}}
+    for role, items in slots.items():
+        nodes = []
+        for pg, index in items:
+            table = tables.setdefault(pg.id, placement_group_table(pg).get("bundles_to_node_id", {}))
+            nodes.append(table.get(index))
+        out[role] = nodes
+    return out
 
 
 def check_shared_storage(run_dir, model_dir: str, learners) -> None:

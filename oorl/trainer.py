@@ -125,6 +125,7 @@ class Trainer:
         cfg = self.cfg
         connect(cfg)
         roles = create_roles(cfg, self.model_dir)
+        (self.run_dir / "placement.json").write_text(json.dumps(roles.layout, indent=1))  # where each actor runs
         self.use_gpu = roles.use_gpu
         self.rollouts = RolloutGroup(roles.rollouts, on_restart=self._engine_restarted)
         self.rewards = RewardPool(roles.rewards)
