@@ -17,10 +17,12 @@ import argparse
 import json
 import os
 import random
+import selectors
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,11 +40,50 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "humanev
 ALL = ["cpp", "go", "java", "javascript", "python", "rust", "typescript", "php", "bash", "csharp", "prolog", "llvm_ir"]
 
 
+def run_measured(argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes, timeout: float) -> tuple[int, bytes, float]:
+    """Run a command with its output captured (like ``subprocess.run``); its exit status, stdout and
+    the CPU seconds of it and the descendants it waited for, from its own ``wait4`` (this process's
+    RUSAGE_CHILDREN would also take in whatever else it reaps meanwhile, e.g. a persistent jail that
+    ended)."""
+    p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if stdin:
+        try:
+            p.stdin.write(stdin)
+        except BrokenPipeError:
+            pass
+        p.stdin.close()
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(p.stdout, selectors.EVENT_READ)
+        sel.register(p.stderr, selectors.EVENT_READ)
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                p.kill()
+                break
+            for key, _ in sel.select(left):
+                data = os.read(key.fd, 1 << 16)
+                if not data:
+                    sel.unregister(key.fileobj)
+                elif key.fileobj is p.stdout:
+                    out += data
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    p.stdout.close()
+    p.stderr.close()
+    return p.returncode, bytes(out), ru.ru_utime + ru.ru_stime
+
+
 class BareRunner:
-    """The floor: the same files and command lines as the jail, run directly (no jail at all)."""
+    """The floor: the same files and command lines as the jail, run directly (no jail at all).
+    ``cpu_s`` sums the CPU time of the commands it ran."""
 
     def __init__(self, limits: SandboxLimits, executor: Executor):
         self.limits, self.executor = limits, executor
+        self.cpu_s = 0.0
+        self._lock = threading.Lock()
 
     def run(self, program: Program) -> bool:
         lang = get_language(program.language)
@@ -59,16 +100,23 @@ class BareRunner:
                     "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
             argv = lang.compile_argv(ctx)
             if argv is not None:
-                c = subprocess.run(argv, cwd=job, env={**base, **lang.env(ctx, "compile")}, capture_output=True,
-                                   timeout=self.limits.compile_wall_s)
-                if c.returncode != 0:
+                code, _, cpu = run_measured(argv, job, {**base, **lang.env(ctx, "compile")}, b"",
+                                            self.limits.compile_wall_s)
+                self._count(cpu)
+                if code != 0:
                     return False
             ctx = Ctx(view, self.limits, program, self.limits.memory_mb, prep)
-            r = subprocess.run(lang.run_argv(ctx), cwd=job / ".work", env={**base, **lang.env(ctx, "run")},
-                               input=program.stdin.encode(), capture_output=True, timeout=self.limits.wall_s)
-            return r.returncode == 0 and program.meta["sentinel"] in r.stdout.decode("utf-8", "replace")
+            code, out, cpu = run_measured(lang.run_argv(ctx), job / ".work", {**base, **lang.env(ctx, "run")},
+                                          program.stdin.encode(), self.limits.wall_s)
+            self._count(cpu)
+            return code == 0 and program.meta["sentinel"] in out.decode("utf-8", "replace")
         finally:
             shutil.rmtree(job, ignore_errors=True)
+
+
+    def _count(self, cpu: float) -> None:
+        with self._lock:
+            self.cpu_s += cpu
 
 
 def requests_for(lang: str, n: int) -> list[JudgeRequest]:
@@ -106,17 +154,16 @@ def bench_language(lang: str, n: int, rounds: int, threads: int, limits: Sandbox
         for k, part in enumerate(chunks):
             programs = [build_program(r) for r in part]
             for which in (("bare", "jail") if (i + k) % 2 == 0 else ("jail", "bare")):  # alternate the order
-                (own0, kids0), t0 = _cpu(), time.perf_counter()
-                if which == "bare":  # CPU: the toolchain's processes (waited for) and this process
+                own0, kids0, t0 = _cpu(), bare.cpu_s, time.perf_counter()
+                if which == "bare":  # CPU: the toolchain's processes and this process
                     ok_bare += sum(pool.map(bare.run, programs))
                     wall["bare"] += time.perf_counter() - t0
-                    own1, kids1 = _cpu()
-                    cpu["bare"] += own1 - own0 + kids1 - kids0
+                    cpu["bare"] += _cpu() - own0 + bare.cpu_s - kids0
                 else:  # CPU: everything in the runs' cgroups (persistent jails' work for their runs
                     # included), the jails' own start-up (read outside the timed part), this process
                     results = judge.judge(part)
                     wall["jail"] += time.perf_counter() - t0
-                    own1 = _cpu()[0]
+                    own1 = _cpu()
                     ok_jail += sum(r.passed for r in results)
                     in_jail = sum((r.compile.cpu_s if r.compile else 0) + (r.run.cpu_s if r.run else 0)
                                   for r in results)
@@ -144,13 +191,12 @@ def _busy_cpu_s() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _cpu() -> tuple[float, float]:
-    """CPU seconds of this process, and of the children it has waited for."""
+def _cpu() -> float:
+    """CPU seconds of this process (all its threads)."""
     import resource
 
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
-
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
 
 
 def bench_dedup(threads: int, limits: SandboxLimits, prompts: int = 16, group: int = 8, seed: int = 0) -> dict:

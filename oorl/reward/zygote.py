@@ -123,8 +123,9 @@ class Zygote:
 
     # -- the process ------------------------------------------------------------------------------
     def _recv(self, timeout_s: float) -> str | None:
-        r, _, _ = select.select([self.sock], [], [], max(0.0, timeout_s))
-        if not r:
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN)
+        if not poller.poll(max(0.0, timeout_s) * 1000):
             return None
         try:
             data = self.sock.recv(4096)
@@ -289,14 +290,17 @@ class Zygote:
             os.close(fd)
         self.runs += 1
         out, err, side = Capture(output_keep), Capture(output_keep), Capture(1 << 20)
-        caps = {out_r: out, err_r: err}
+        captures = {out_r: out, err_r: err}
         if side_r is not None:
-            caps[side_r] = side
-        open_fds = set(caps)
+            captures[side_r] = side
+        open_fds = set(captures)
         deadline = start + wall_s
         reply: str | None = None
         timed_out = output_exceeded = killed = False
         sock = self.sock.fileno()
+        poller = select.poll()  # not select(): a Ray worker's descriptors may pass FD_SETSIZE
+        for fd in (*open_fds, sock):
+            poller.register(fd, select.POLLIN)
         try:
             while reply is None or open_fds:
                 now = time.monotonic()
@@ -306,10 +310,10 @@ class Zygote:
                     deadline = now + 2.0  # for the zygote to report the end of the run
                 elif killed and now >= deadline:
                     break  # the zygote did not answer: discarded below
-                watch = list(open_fds) + ([sock] if reply is None else [])
-                ready, _, _ = select.select(watch, [], [], max(0.0, deadline - now))
+                ready = [fd for fd, _ in poller.poll(max(0.0, deadline - now) * 1000 + 1)]
                 for fd in ready:
                     if fd == sock:
+                        poller.unregister(sock)
                         try:
                             msg = self.sock.recv(4096)
                         except OSError:
@@ -322,9 +326,10 @@ class Zygote:
                         continue
                     data = os.read(fd, 1 << 16)
                     if data:
-                        caps[fd].add(data)
+                        captures[fd].add(data)
                     else:
                         open_fds.discard(fd)
+                        poller.unregister(fd)
                 if reply == "" and open_fds:  # no zygote: nothing else will close the pipes
                     self.kill_run(0.5)
                     break
@@ -333,7 +338,7 @@ class Zygote:
                     self.kill_run(0.5)
                     deadline = time.monotonic() + 2.0
         finally:
-            for fd, cap in caps.items():
+            for fd, cap in captures.items():
                 _drain(fd, cap, output_limit)
                 os.close(fd)
         parts = (reply or "").split()
