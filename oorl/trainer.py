@@ -9,20 +9,24 @@ Each step is a short sequence of calls on the role groups, each one a synchronis
     offpolicy = groups.step_shards(step)              # driver: the step's IR groups (GEPO/DPO), whole per rank
     learners.train(batch, offpolicy)                  # learner group (DeepSpeed ranks): one update, both losses
     weights.sync(); probe.check()                     # weight sync, then engines vs learner logprobs
+
+With ``trainer.async_steps: 1`` the engines generate step k+1 while the learner trains on step k
+(:meth:`Trainer.generation`). Dead engines and reward workers are restarted by Ray and brought back
+by the role groups (an engine through :meth:`Trainer._engine_restarted`); a dead learner rank stops
+the run (``oorl.dispatch``). Checkpoints: ``oorl.checkpoints``; per-step figures: ``oorl.step_metrics``.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-import shutil
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from oorl.algo.advantages import ADV_ESTIMATORS, compute_advantages
+from oorl.checkpoints import latest_checkpoint, load_pending, save_checkpoint
 from oorl.config import Config, save_config
 from oorl.data.ir_groups.stream import GroupStream
 from oorl.data.registry import load_tasks
@@ -36,61 +40,11 @@ from oorl.plots import plot_run
 from oorl.reward.pool import RewardPool
 from oorl.rollout.group import Pending, RolloutGroup
 from oorl.runlog import MetricsLog, prepare_run_dir
+from oorl.step_metrics import (assign_advantages, check_infra, overlap_metrics, sample_metrics, sample_records,
+                               timed)
 from oorl.types import Sample
 from oorl.weight_sync import WeightSync, plan_sync
 from oorl.weight_sync.probe import Probe
-
-
-# what a generated sample carries into the next step (kept in an asynchronous run's checkpoint)
-PENDING_FIELDS = ("response_ids", "logprobs", "text", "finish_reason", "weight_version", "engine")
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    done = [p for p in (run_dir / "checkpoints").glob("step_*") if (p / "trainer_state.json").exists()]
-    return max(done, key=lambda p: int(p.name.split("_")[1]), default=None)
-
-
-def assign_advantages(samples: list[Sample], estimator: str, kwargs: dict) -> None:
-    """Advantages from the judged samples only. A sample that could not be judged (the jail failed)
-    is left out of its group's statistics and of the loss (advantage 0, masked), and its group is
-    kept: dropping the group would also throw away the answers that were judged, and a group's
-    baseline from its other samples is still an unbiased one."""
-    judged = [s for s in samples if s.ok]
-    if not judged:
-        return
-    rewards = torch.tensor([s.reward for s in judged], dtype=torch.float32)
-    groups = torch.tensor([s.group for s in judged], dtype=torch.long)
-    for s, a in zip(judged, compute_advantages(estimator, rewards, groups, **kwargs).tolist()):
-        s.advantage = a
-
-
-def check_infra(step: int, samples: list[Sample], limit: float) -> int:
-    """The number of samples that could not be judged; over ``limit`` (a share) the run stops."""
-    bad = [s for s in samples if not s.ok]
-    if len(bad) > limit * len(samples):
-        raise TrainingError(
-            f"step {step}: {len(bad)} of {len(samples)} samples could not be judged (> reward.max_infra_error_share="
-            f"{limit}); first: {bad[0].detail}; check the reward workers with `oorl doctor`")
-    return len(bad)
-
-
-def overlap_metrics(generate: tuple[float, float], train: tuple[float, float] | None) -> dict:
-    """How much of an asynchronous generation (its engines' start and end, Unix seconds) ran while the
-    learner trained the step before (``train``'s span): seconds, and the share of the generation."""
-    if train is None:
-        return {"async/overlap_s": 0.0, "async/overlap_share": 0.0}
-    overlap = max(0.0, min(generate[1], train[1]) - max(generate[0], train[0]))
-    return {"async/overlap_s": overlap, "async/overlap_share": overlap / max(generate[1] - generate[0], 1e-9)}
-
-
-@contextmanager
-def timed(phases: dict, name: str):
-    """``time/{name}_s`` in ``phases``, and the phase's wall-clock span in ``phases["spans"]``
-    (``[name, start, end]``, Unix seconds) for the run's timeline."""
-    t0, w0 = time.perf_counter(), time.time()
-    yield
-    phases[f"time/{name}_s"] = time.perf_counter() - t0
-    phases.setdefault("spans", []).append([name, w0, w0 + phases[f"time/{name}_s"]])
 
 
 class Trainer:
@@ -138,7 +92,9 @@ class Trainer:
         if self.resume_from is not None:
             self.learners.load(str(self.resume_from))
             self.step = json.loads((self.resume_from / "trainer_state.json").read_text())["step"]
-            self.pending = self._load_pending(self.resume_from)
+            nxt = self.make_samples(self.step + 1) if cfg.trainer.async_steps else None
+            if nxt is not None and load_pending(self.resume_from, nxt):  # generated before the checkpoint
+                self.pending = Pending(self.step + 1, nxt, [], done=True)
         self.probe = Probe.load_or_make(self.run_dir / "probe.json", self.rollouts, self.prompt_ids,
                                         cfg.weight_sync.probe_size, cfg.rollout.max_new_tokens,
                                         self.tokenizer.eos_token_id)
@@ -258,27 +214,12 @@ class Trainer:
         sync = self.sync_weights(step, t)
         with timed(t, "probe"):
             diff = self.probe.check(self.rollouts, self.learners) if self.probe is not None else 0.0
-        m = {"step": step, **self.sample_metrics(samples, t.get("time/generate_s", 0.0)), **out,
+        m = {"step": step, **sample_metrics(samples, t.get("time/generate_s", 0.0)), **out,
              "logprob_diff_max": diff, **t, "sync_bytes": sync.get("bytes", 0), **self.rewards.stats(),
              **self.fault_metrics()}
-        self.last_samples = self._sample_records(step, samples)
+        self.last_samples = sample_records(step, samples, self.tasks, cfg.trainer.log_samples)
         m["step_time_s"] = time.perf_counter() - t_step
         self.check_probe(diff, f"step {step}")
-        return m
-
-    @staticmethod
-    def sample_metrics(samples: list[Sample], gen_s: float) -> dict:
-        if not samples:  # off-policy only
-            return {}
-        judged = [s for s in samples if s.ok] or samples
-        rewards = torch.tensor([s.reward for s in judged])
-        lens = [len(s.response_ids) for s in samples]
-        m = {"reward_mean": float(rewards.mean()), "reward_std": float(rewards.std(unbiased=False)),
-             "adv_abs_mean": sum(abs(s.advantage) for s in judged) / len(judged),
-             "response_len_mean": sum(lens) / len(lens), "gen_tokens_per_s": sum(lens) / max(gen_s, 1e-9)}
-        for name in judged[0].rewards:
-            vals = [s.rewards[name] for s in judged if s.ok]
-            m[f"reward/{name}"] = sum(vals) / len(vals) if vals else float("nan")
         return m
 
     def evaluate(self, step: int) -> dict:
@@ -313,60 +254,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, step: int) -> Path:
-        """Written under a temporary name and renamed when complete: a run killed while saving
-        leaves its previous checkpoints intact and no half-written step_N for --resume to pick."""
-        ckpt = self.run_dir / "checkpoints" / f"step_{step}"
-        partial = ckpt.with_name(f".{ckpt.name}.partial")
-        if partial.exists():
-            shutil.rmtree(partial)
-        partial.mkdir(parents=True)
-        self.learners.save(str(partial), self.model_dir)
-        if self.pending is not None and self.pending.step == step + 1:  # generated, not trained yet
-            self.rollouts.finish(self.pending)
-            (partial / "pending_samples.json").write_text(json.dumps([
-                {k: getattr(x, k) for k in PENDING_FIELDS} for x in self.pending.samples]))
-        (partial / "trainer_state.json").write_text(json.dumps({"step": step, "seed": self.cfg.seed}))
-        if ckpt.exists():  # saved again (a resumed run's last step): the new one replaces it
-            old = ckpt.with_name(f".{ckpt.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            ckpt.rename(old)
-            partial.rename(ckpt)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            partial.rename(ckpt)
-        done = sorted((p for p in (self.run_dir / "checkpoints").glob("step_*") if (p / "trainer_state.json").exists()),
-                      key=lambda p: int(p.name.split("_")[1]))
-        for old in done[: -self.cfg.trainer.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
-        return ckpt
-
-    def _load_pending(self, ckpt: Path) -> Pending | None:
-        """The next step's samples, generated before the checkpoint (``trainer.async_steps``): a resumed
-        run trains on them, as the uninterrupted run did, instead of generating them again with newer
-        weights."""
-        path = ckpt / "pending_samples.json"
-        if not self.cfg.trainer.async_steps or not path.exists():
-            return None
-        samples = self.make_samples(self.step + 1)
-        for x, row in zip(samples, json.loads(path.read_text()), strict=True):
-            for k in PENDING_FIELDS:
-                setattr(x, k, row[k])
-        return Pending(self.step + 1, samples, [], done=True)
-
-    def _sample_records(self, step: int, samples: list[Sample]) -> list[dict]:
-        """``trainer.log_samples`` completions of this step, spread over its prompts, for samples.jsonl."""
-        k = min(self.cfg.trainer.log_samples, len(samples))
-        out = []
-        for j in range(k):
-            s = samples[j * len(samples) // k]
-            task = self.tasks[s.task]
-            prompt = task.get("prompt")
-            if isinstance(prompt, list):  # chat messages: the last user turn is the question
-                prompt = next((m["content"] for m in reversed(prompt) if m.get("role") == "user"), "")
-            out.append({"step": step, "task_id": task.get("id"), "group": s.group, "engine": s.engine,
-                        "reward_worker": s.reward_worker, "prompt": prompt, "completion": s.text, "reward": s.reward,
-                        "advantage": s.advantage, "status": s.status.value, "rewards": s.rewards})
-        return out
+        pending = self.pending if self.pending is not None and self.pending.step == step + 1 else None
+        if pending is not None:  # generated for the next step, not trained yet: it goes in the checkpoint
+            self.rollouts.finish(pending)
+        return save_checkpoint(self.run_dir, step, self.cfg.seed, self.learners, self.model_dir,
+                               self.cfg.trainer.keep_checkpoints, pending.samples if pending else None)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> Path:

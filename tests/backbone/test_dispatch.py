@@ -12,7 +12,8 @@ from oorl.dispatch import balance
 from oorl.eval.scorers import make_scorer
 from oorl.learner.batch import build_batch, train_mask
 from oorl.reward.pool import RewardPool
-from oorl.trainer import TrainingError, assign_advantages, check_infra
+from oorl.errors import TrainingError
+from oorl.step_metrics import assign_advantages, check_infra
 from oorl.types import Sample, SampleStatus, groups_of
 
 

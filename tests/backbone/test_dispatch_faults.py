@@ -9,7 +9,7 @@ import pytest
 
 from oorl.dispatch import call_all, gather
 from oorl.errors import TrainingError
-from oorl.trainer import overlap_metrics
+from oorl.step_metrics import overlap_metrics
 from tests.backbone.faults import Worker
 from tests.conftest import ROOT
 
