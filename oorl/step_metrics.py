@@ -66,7 +66,9 @@ def sample_metrics(samples: list[Sample], gen_s: float) -> dict:
     lens = [len(s.response_ids) for s in samples]
     m = {"reward_mean": float(rewards.mean()), "reward_std": float(rewards.std(unbiased=False)),
          "adv_abs_mean": sum(abs(s.advantage) for s in judged) / len(judged),
-         "response_len_mean": sum(lens) / len(lens), "gen_tokens_per_s": sum(lens) / max(gen_s, 1e-9)}
+         "response_len_mean": sum(lens) / len(lens)}
+    if gen_s > 0:  # 0: generated before the checkpoint a run resumed from
+        m["gen_tokens_per_s"] = sum(lens) / gen_s
     for name in judged[0].rewards:
         vals = [s.rewards[name] for s in judged if s.ok]
         m[f"reward/{name}"] = sum(vals) / len(vals) if vals else float("nan")
