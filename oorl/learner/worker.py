@@ -69,6 +69,31 @@ class LearnerWorker:
             model=model, optimizer=optim, lr_scheduler=sched, config=ds_cfg)
         self.ref = self._load_reference(model_dir, dtype, ds_cfg) if self.cfg.algo.needs_reference else None
         self.weight_engine = None
+        if rank == 0:
+            p = self.precision()
+            print(f"learner: {p['compute']} compute, {p['master']} master weights and Adam state "
+                  f"({p['optimizer']}, ZeRO stage {lc.zero_stage})", flush=True)
+
+    def precision(self) -> dict[str, str]:
+        """The dtypes this rank trains with: the module's parameters (compute), the weights the optimizer
+        updates (DeepSpeed's fp32 master copy under bf16/fp16), and the optimizer's state."""
+        opt = self.optimizer
+        master = None
+        for attr in ("single_partition_of_fp32_groups", "fp32_partitioned_groups_flat", "fp32_groups_flat",
+                     "fp32_groups"):
+            groups = getattr(opt, attr, None)
+            if groups:
+                first = groups[0]
+                master = (first[0] if isinstance(first, (list, tuple)) else first).dtype
+                break
+        inner = getattr(opt, "optimizer", opt)
+        state = next((t.dtype for st in inner.state.values() for k, t in st.items()
+                      if k == "exp_avg" and torch.is_tensor(t)), None)
+        compute = next(self.engine.module.parameters()).dtype
+        master = master or compute  # no mixed precision: the optimizer updates the module's own weights
+        name = lambda d: str(d).replace("torch.", "") if d is not None else "none yet"
+        return {"compute": name(compute), "master": name(master), "optimizer_state": name(state),
+                "optimizer": type(opt).__name__}
 
     # ------------------------------------------------------------------ reference policy
     def _load_reference(self, model_dir, dtype, ds_cfg):
