@@ -7,7 +7,7 @@ YAML file or an override is an error that names the field.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -31,7 +31,9 @@ class TinyModelConfig(Section):
 
 class ModelConfig(Section):
     path: str = Field("tiny", description="HF model directory, 'tiny' or 'smollm2-135m-instruct'")
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="the learner's compute dtype (bfloat16/float16: DeepSpeed's mixed precision, "
+        "float32 master weights and optimizer state), the rollout engines' dtype and the weight-sync wire dtype")
     cache_dir: str = "~/.cache/oorl/models"
     tiny: TinyModelConfig = TinyModelConfig()
     gradient_checkpointing: bool = False
@@ -204,7 +206,25 @@ class WeightSyncConfig(Section):
     backend: Literal["auto", "cpu", "nccl", "cuda_ipc"] = "auto"
     bucket_mb: float = Field(64.0, gt=0)
     probe_size: int = Field(4, ge=0, description="sequences in the fixed logprob probe batch (0 disables)")
-    logprob_tolerance: float = Field(0.02, gt=0, description="largest allowed |logp_vllm - logp_learner|")
+    logprob_tolerance: Union[Literal["auto"], float] = Field(
+        "auto", description="largest allowed |logp_vllm - logp_learner|; 'auto': the value measured for "
+        "model.dtype (AUTO_LOGPROB_TOLERANCE)")
+
+    @field_validator("logprob_tolerance")
+    @classmethod
+    def _positive(cls, v):
+        if v != "auto" and not v > 0:
+            raise ValueError("must be > 0 (or 'auto')")
+        return v
+
+
+# weight_sync.logprob_tolerance: auto, per model.dtype, from the largest probe gap |logp_engine - logp_learner|
+# measured with a correct sync (benchmarks/README.md, "bf16 on CPU"). float32: 3.8e-5 over 160 steps of five
+# SmolLM2 runs -> 2e-3. bfloat16 (vLLM's CPU kernels and the learner round differently; bf16 logits of
+# magnitude 16-32 are 0.06-0.125 apart): 0.29 on SmolLM2 (1326 tokens, sampled completions; 0.10 on
+# greedy ones like the probe's), 0.004 on the tiny model -> 0.5, which a sync that sends nothing exceeds
+# on the tiny model after one step (1.25). float16 has no measured value: give a number.
+AUTO_LOGPROB_TOLERANCE = {"float32": 2.0e-3, "bfloat16": 0.5}
 
 
 Strategy = Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]
@@ -327,6 +347,17 @@ class Config(Section):
                              "only when engines and learner ranks have resources of their own)")
         if self.trainer.async_steps and self.algo.rl_weight == 0:
             raise ValueError("trainer.async_steps: 1 overlaps rollouts with training; algo.rl_weight: 0 has no rollouts")
+        return self
+
+    @model_validator(mode="after")
+    def _auto_tolerance(self):
+        ws = self.weight_sync
+        if ws.logprob_tolerance == "auto":
+            value = AUTO_LOGPROB_TOLERANCE.get(self.model.dtype)
+            if value is None:
+                raise ValueError(f"weight_sync.logprob_tolerance: auto has no measured value for model.dtype="
+                                 f"{self.model.dtype}; give a number")
+            self.weight_sync = ws.model_copy(update={"logprob_tolerance": value})
         return self
 
     @property

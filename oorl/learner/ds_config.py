@@ -1,4 +1,13 @@
-"""The DeepSpeed config built from OORL's learner config (pure)."""
+"""The DeepSpeed config built from OORL's learner config (pure).
+
+``model.dtype: bfloat16`` turns on DeepSpeed's bf16 mode, on CPU as on GPUs: the module's parameters,
+activations and gradients are bf16; the optimizer updates an fp32 master copy of the weights with fp32
+Adam state and copies it back to the bf16 module after each update. Which wrapper does it depends on
+the ZeRO stage (checked on CPU with DeepSpeed 0.19): stage 0 ``FP16_UnfusedOptimizer`` (fp32 copies
+of every parameter), stages 1-2 ``DeepSpeedZeroOptimizer`` and stage 3 ``DeepSpeedZeroOptimizer_Stage3``
+(flat fp32 partitions). Gradients are accumulated over the micro-batches of an update in bf16 (DeepSpeed's
+default ``grad_accum_dtype`` is the model's dtype). ``LearnerWorker.precision`` reports what a run got.
+"""
 
 from __future__ import annotations
 
