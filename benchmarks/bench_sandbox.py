@@ -8,7 +8,8 @@ two alternate over ``--rounds`` rounds and the best round of each is kept (the m
 Then a GRPO-like batch (8 samples per prompt, some identical) measures the share of runs saved by
 deduplication.
 
-    python benchmarks/bench_sandbox.py [--languages python,cpp] [--n 24] [--rounds 3] [--json out.json]
+    python benchmarks/bench_sandbox.py [--languages python,cpp] [--n 24] [--rounds 3] [--chunk 8] [--one-shot]
+                                       [--json out.json]
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ def run_measured(argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes, 
     the CPU seconds of it and the descendants it waited for, from its own ``wait4`` (this process's
     RUSAGE_CHILDREN would also take in whatever else it reaps meanwhile, e.g. a persistent jail that
     ended)."""
+    # a session of its own, as the jail gives every command: with scheduler autogroups (on by
+    # default) a session is what shares the CPUs with other sessions, so under load the two sides
+    # would otherwise not get the same share
     p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     if stdin:
         try:
             p.stdin.write(stdin)
@@ -232,9 +236,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=8, help="programs judged in one go before the other side's turn")
+    ap.add_argument("--one-shot", action="store_true", help="a jail per command (persistent_jail=False), as before")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
-    limits = SandboxLimits(wall_s=20, cpu_s=20)
+    limits = SandboxLimits(wall_s=20, cpu_s=20, persistent_jail=not args.one_shot)
     rows = []
     print(f"{'language':11s} {'n':>3s} {'bare prog/s':>11s} {'jail prog/s':>11s} {'jail/bare':>9s} {'overhead':>8s}"
           f" {'CPU ms/prog bare':>16s} {'jail':>7s} {'CPU overhead':>12s} {'others':>6s}")

@@ -352,3 +352,23 @@ def test_one_shot_when_persistent_jails_are_off():
     assert ex.jail.zygotes is None and ex.jail.counts["persistent"] == 0 and ex.jail.counts["one_shot"] == 3
     no_cgroup = Executor(short_limits(cgroup="off"))
     assert no_cgroup.jail.zygotes is None  # no per-run memory and pids caps: only one-shot jails
+
+
+def test_work_root_is_left_empty(tmp_path):
+    root = tmp_path / "work"
+    root.mkdir()
+    root.chmod(0o755)
+    tmp_path.chmod(0o755)
+    ex = Executor(short_limits(work_root=str(root), persistent_jail_idle_s=0.3))
+    try:
+        for i in range(3):
+            assert run(ex, f"print({i})\n").passed
+        assert ex.jail.counts["persistent"] >= 2
+        slots = list(root.iterdir())
+        assert len(slots) == 1 and list(slots[0].iterdir()) == []  # the jail's /job, emptied after each program
+        deadline = time.monotonic() + 3
+        while list(root.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(root.iterdir()) == []  # and removed with the jail
+    finally:
+        ex.close()
