@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -255,6 +258,7 @@ def test_compiled_programs_do_not_see_the_previous_build():
         assert ex.jail.counts["persistent"] >= 2
     finally:
         ex.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_idle_jails_end(ex):
@@ -354,11 +358,9 @@ def test_one_shot_when_persistent_jails_are_off():
     assert no_cgroup.jail.zygotes is None  # no per-run memory and pids caps: only one-shot jails
 
 
-def test_work_root_is_left_empty(tmp_path):
-    root = tmp_path / "work"
-    root.mkdir()
+def test_work_root_is_left_empty():
+    root = Path(tempfile.mkdtemp(prefix="oorl-test-work-"))  # reachable by run_as_uid, unlike tmp_path
     root.chmod(0o755)
-    tmp_path.chmod(0o755)
     ex = Executor(short_limits(work_root=str(root), persistent_jail_idle_s=0.3))
     try:
         for i in range(3):
@@ -372,3 +374,4 @@ def test_work_root_is_left_empty(tmp_path):
         assert list(root.iterdir()) == []  # and removed with the jail
     finally:
         ex.close()
+        shutil.rmtree(root, ignore_errors=True)
