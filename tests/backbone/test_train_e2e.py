@@ -118,7 +118,8 @@ def test_prolog_recipe_trains_end_to_end(tmp_path, model_cache):
                  f"model.cache_dir={model_cache}", "model.path=tiny", "trainer.steps=2", "trainer.eval_every=2",
                  "trainer.eval_before_train=true", "trainer.eval_limit=4", "trainer.save_every=0",
                  "rollout.prompts_per_step=2", "rollout.max_prompt_tokens=400", "rollout.max_new_tokens=16",
-                 "rollout.cpu_kv_cache_gib=1", "weight_sync.logprob_tolerance=1e-3", "placement.ray_address=local",
+                 # the config's bf16; the tiny model's bf16 probe gaps are ~0.004
+                 "rollout.cpu_kv_cache_gib=1", "weight_sync.logprob_tolerance=0.02", "placement.ray_address=local",
                  timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     m = metrics(out)
