@@ -1,0 +1,346 @@
+"""How well the learner uses this CPU: one training step of the bench setting, its FLOPs, its FLOP/s
+next to this machine's matmul peak at the same dtype and thread count, and where the time goes.
+
+The setting is configs/bench-cpu.yaml's learner (SmolLM2-135M-Instruct, ZeRO stage 0, one rank,
+4 prompts x 8 samples, micro-batches of 8, one optimizer update), fed a batch of that shape made on the
+spot: each prompt ``--prompt-tokens`` random tokens shared by its 8 rows, each completion
+``--response-tokens`` random tokens, random advantages (the work does not depend on the token values).
+The step is OORL's own ``LearnerWorker.train_step`` (DeepSpeed engine, shared-prompt forward, PPO-clip
+loss), run in a fresh process per dtype.
+
+Per dtype:
+
+* **peak**: ``a @ b`` at the learner's matmul shapes (rows = the completion forward's 8 x response
+  tokens; hidden -> q/o, k/v, MLP, LM head) and one large square one, best of ``--reps``, at
+  ``--threads`` torch threads; the peak is the fastest of them;
+* **FLOPs** of one step: ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and attention, forward
+  and backward; elementwise work is not counted);
+* **timers** of ``--steps`` steps (the fastest is reported): forward (the model plus the vocabulary log-softmax, of which the
+  log-softmax alone), ``engine.backward``, ``engine.step`` split into the AdamW update itself and
+  DeepSpeed's work around it (gradient copies to the fp32 master weights, norm and clipping, copying the
+  master weights back to the model), and the rest of ``train_step``;
+* **profile** of one more step (``torch.profiler``, self CPU time of the calling thread), by kind:
+  matmul, attention, vocabulary log-softmax (forward and its backward nodes), optimizer step
+  (everything under ``engine.step``), other (norms, activations, casts, loss, bookkeeping).
+
+Usage: ``.venv/bin/python benchmarks/bench_learner.py [--dtypes float32 bfloat16] [--threads 2]
+[--json out.json]``. The machine's other load is printed with the figures (``os.getloadavg``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default=str(ROOT / "configs" / "bench-cpu.yaml"))
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="config overrides, e.g. learner.zero_stage=2")
+    p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
+    p.add_argument("--threads", type=int, default=2, help="torch threads (bench-cpu.yaml: learner.cpus_per_worker)")
+    p.add_argument("--prompt-tokens", type=int, default=40)
+    p.add_argument("--response-tokens", type=int, default=64)
+    p.add_argument("--reps", type=int, default=5, help="matmul repetitions per shape (best counts)")
+    p.add_argument("--steps", type=int, default=2, help="timed training steps per dtype (the fastest counts)")
+    p.add_argument("--json", help="write the figures here")
+    p.add_argument("--_child", help=argparse.SUPPRESS)
+    p.add_argument("--_out", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------------- child process
+def matmul_peak(shapes: dict[str, tuple[int, int, int]], dtype, reps: int) -> dict[str, float]:
+    """GFLOP/s of ``(m, k) @ (k, n)`` per named shape, best of ``reps`` timed runs after a warm-up."""
+    import torch
+
+    out = {}
+    for name, (m, k, n) in shapes.items():
+        a = torch.randn(m, k).to(dtype)
+        b = torch.randn(k, n).to(dtype)
+        a @ b
+        t0 = time.perf_counter()
+        a @ b
+        inner = max(1, int(0.05 / max(time.perf_counter() - t0, 1e-6)))  # a rep of >= ~50 ms
+        best = float("inf")
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                a @ b
+            best = min(best, (time.perf_counter() - t0) / inner)
+        out[name] = 2 * m * k * n / best / 1e9
+    return out
+
+
+def count_cpu_attention() -> None:
+    """Teach FlopCounterMode the CPU flash-attention ops (SDPA's CPU kernel, which torch's table lacks),
+    with the formulas it uses for the CUDA ones (full Lq x Lk, the causal mask's savings not deducted)."""
+    import torch
+    from torch.utils import flop_counter as fc
+
+    aten = torch.ops.aten
+    fwd, bwd = aten._scaled_dot_product_flash_attention_for_cpu, aten._scaled_dot_product_flash_attention_for_cpu_backward
+    if fwd.default in fc.flop_registry or fwd in fc.flop_registry:
+        return
+    fc.register_flop_formula(fwd)(lambda q, k, v, *a, out_shape=None, **kw: fc.sdpa_flop_count(q, k, v))
+    fc.register_flop_formula(bwd)(lambda g, q, k, v, *a, out_shape=None, **kw: fc.sdpa_backward_flop_count(g, q, k, v))
+
+
+def make_batch(cfg, vocab: int, prompt_tokens: int, response_tokens: int, seed: int = 0) -> dict:
+    import torch
+
+    from oorl.learner.batch import build_batch
+
+    g = torch.Generator().manual_seed(seed)
+    rc = cfg.rollout
+    prompts, responses = [], []
+    for _ in range(rc.prompts_per_step):
+        prompt = torch.randint(10, vocab, (prompt_tokens,), generator=g).tolist()
+        for _ in range(rc.n_samples):
+            prompts.append(prompt)
+            responses.append(torch.randint(10, vocab, (response_tokens,), generator=g).tolist())
+    adv = torch.randn(len(prompts), generator=g).tolist()
+    return build_batch(prompts, responses, adv, pad_id=0)
+
+
+class Timers:
+    def __init__(self) -> None:
+        self.t: dict[str, float] = {}
+
+    def wrap(self, key: str, fn):
+        def timed(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.t[key] = self.t.get(key, 0.0) + time.perf_counter() - t0
+        return timed
+
+
+def categorize(prof) -> dict[str, float]:
+    """Seconds of self CPU time on the stepping thread by kind (see the module docstring)."""
+    vocab_marks = ("oorl.vocab_logsoftmax", "LogsumexpBackward0", "GatherBackward0")
+    matmul = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::addbmm"}
+    out = {"matmul": 0.0, "attention": 0.0, "vocab log-softmax": 0.0, "optimizer step": 0.0, "other": 0.0}
+    events = prof.events()
+    main = max({e.thread for e in events}, key=lambda th: sum(e.self_cpu_time_total for e in events if e.thread == th))
+    for e in events:
+        if e.thread != main:
+            continue
+        chain, p = [], e
+        while p is not None:
+            chain.append(p.name)
+            p = p.cpu_parent
+        if any(any(m in n for m in vocab_marks) for n in chain):
+            kind = "vocab log-softmax"
+        elif any(n == "oorl.optimizer_step" for n in chain):
+            kind = "optimizer step"
+        elif "scaled_dot_product" in e.name or "flash_attention" in e.name:
+            kind = "attention"
+        elif e.name in matmul:
+            kind = "matmul"
+        else:
+            kind = "other"
+        out[kind] += e.self_cpu_time_total / 1e6
+    return out
+
+
+TURNS = lambda steps: steps + 4  # peak, warm-up, each timed step, profile, the end  # noqa: E731
+
+
+def turn() -> None:
+    """Tell the parent the last phase is over and wait for its go: the dtypes' processes take turns, so
+    each phase of one meets the same other load as the same phase of the other."""
+    print("@@done", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        sys.exit("bench_learner: the parent went away")
+
+
+def child(a: argparse.Namespace) -> dict:
+    import socket
+
+    import torch
+
+    import oorl.learner.forward as fwd
+    from oorl.config import load_config
+    from oorl.learner.worker import LearnerWorker
+    from oorl.models import resolve_model
+
+    dtype_name = a._child
+    cfg = load_config(a.config, [*a.set, f"model.dtype={dtype_name}", "weight_sync.probe_size=0"])
+    model_dir = resolve_model(cfg.model.path, cfg.model.cache_dir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    worker = LearnerWorker(cfg.model_dump(), model_dir, 0, 1, "127.0.0.1", port, use_gpu=False, num_threads=a.threads)
+    dtype = torch.bfloat16 if dtype_name == "bfloat16" else torch.float32
+    hf = worker.engine.module.config
+    rows = cfg.learner.micro_batch_size * a.response_tokens
+    kv = hf.hidden_size // hf.num_attention_heads * hf.num_key_value_heads
+    shapes = {"q,o  (8x64 tok) x576 -> 576": (rows, hf.hidden_size, hf.hidden_size),
+              "k,v  (8x64 tok) x576 -> %d" % kv: (rows, hf.hidden_size, kv),
+              "mlp  (8x64 tok) x576 -> %d" % hf.intermediate_size: (rows, hf.hidden_size, hf.intermediate_size),
+              "down (8x64 tok) x%d -> 576" % hf.intermediate_size: (rows, hf.intermediate_size, hf.hidden_size),
+              "head (8x64 tok) x576 -> %d" % hf.vocab_size: (rows, hf.hidden_size, hf.vocab_size),
+              "square 2048^3": (2048, 2048, 2048)}
+    turn()
+    peak = matmul_peak(shapes, dtype, a.reps)
+    batch = make_batch(cfg, hf.vocab_size, a.prompt_tokens, a.response_tokens)
+
+    # timers: patch this process's functions and the engine's methods (the step's code is unchanged)
+    timers = Timers()
+    real_gather = fwd.gather_logprobs
+
+    def gather_marked(*args, **kw):
+        with torch.profiler.record_function("oorl.vocab_logsoftmax"):
+            return real_gather(*args, **kw)
+
+    fwd.gather_logprobs = timers.wrap("vocab log-softmax (fwd)", gather_marked)
+    worker._logprobs = timers.wrap("forward", worker._logprobs)
+    worker.engine.backward = timers.wrap("backward", worker.engine.backward)
+    real_step = worker.engine.step
+
+    def step_marked(*args, **kw):
+        with torch.profiler.record_function("oorl.optimizer_step"):
+            return real_step(*args, **kw)
+
+    worker.engine.step = timers.wrap("engine.step", step_marked)
+    basic = worker.engine.basic_optimizer
+    basic.step = timers.wrap("AdamW update", basic.step)
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    count_cpu_attention()
+    turn()
+    t0 = time.perf_counter()
+    with FlopCounterMode(display=False) as fc:  # the warm-up step, counted
+        worker.train_step(batch)
+    warm_s = time.perf_counter() - t0
+    flops = fc.get_total_flops()
+    by_op = {str(k): v for k, v in fc.get_flop_counts().get("Global", {}).items()}
+
+    steps = []  # (seconds, timers) of each timed step; the fastest one is reported (the least disturbed)
+    for _ in range(a.steps):
+        turn()
+        timers.t.clear()
+        t0, c0 = time.perf_counter(), time.process_time()
+        metrics = worker.train_step(batch)
+        steps.append((time.perf_counter() - t0, dict(timers.t), time.process_time() - c0))
+    step_s, timed, cpu_s = min(steps, key=lambda x: x[0])
+
+    turn()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        worker.train_step(batch)
+        prof_s = time.perf_counter() - t0
+    turn()
+    kinds = categorize(prof)
+    tokens = int(batch["attention_mask"].sum())
+    return {"dtype": dtype_name, "zero_stage": cfg.learner.zero_stage, "threads": torch.get_num_threads(), "precision": worker.precision(),
+            "peak_gflops": peak, "flops": flops, "flops_by_op": by_op, "warmup_step_s": warm_s,
+            "step_s": step_s, "all_steps_s": [x[0] for x in steps], "cpu_s": cpu_s,
+            "all_steps_cpu_s": [x[2] for x in steps], "timers": timed, "profiled_step_s": prof_s, "profile": kinds, "tokens": tokens,
+            "loss": metrics.get("loss"), "loadavg": os.getloadavg()}
+
+
+# ----------------------------------------------------------------------------------- report
+def report(results: list[dict]) -> None:
+    print(f"\nload average (1/5/15 min) at the end: {' '.join('%.1f' % x for x in os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs")
+    for r in results:
+        p = r["precision"]
+        print(f"\n== {r['dtype']}: ZeRO stage {r['zero_stage']}, {r['threads']} threads; {p['compute']} compute, {p['master']} master weights, "
+              f"{p['optimizer_state']} Adam state ({p['optimizer']}); {r['tokens']} tokens in the batch")
+        print("matmul peak (GFLOP/s, best of reps):")
+        for name, g in r["peak_gflops"].items():
+            print(f"  {name:<34} {g:8.1f}")
+        peak = max(r["peak_gflops"].values())
+        achieved = r["flops"] / r["step_s"] / 1e9
+        att = sum(v for k, v in r["flops_by_op"].items() if "scaled_dot_product" in k or "flash_attention" in k)
+        print(f"step FLOPs (FlopCounterMode): {r['flops'] / 1e9:.1f} GFLOP ({att / 1e9:.2f} of them attention)")
+        print(f"timed steps {', '.join('%.2f' % x for x in r['all_steps_s'])} s wall, "
+              f"{', '.join('%.2f' % x for x in r['all_steps_cpu_s'])} s CPU (all threads); the fastest:")
+        print(f"step time {r['step_s']:.2f} s -> {achieved:.1f} GFLOP/s achieved = {100 * achieved / peak:.1f}% "
+              f"of the {peak:.1f} GFLOP/s matmul peak; {r['tokens'] / r['step_s']:.0f} tokens/s")
+        print(f"  CPU time of that step {r['cpu_s']:.2f} s ({r['cpu_s'] / r['step_s']:.2f} of {r['threads']} threads busy): "
+              f"{r['flops'] / r['cpu_s'] / 1e9:.1f} GFLOP per CPU-second (less sensitive to other load than wall time)")
+        t = r["timers"]
+        fwd, lsm, bwd = t.get("forward", 0), t.get("vocab log-softmax (fwd)", 0), t.get("backward", 0)
+        step, adam = t.get("engine.step", 0), t.get("AdamW update", 0)
+        rest = r["step_s"] - fwd - bwd - step
+        print("timers (one step):")
+        for name, v in (("forward (model + vocab log-softmax)", fwd), ("  of which vocab log-softmax", lsm),
+                        ("backward", bwd), ("engine.step", step), ("  AdamW update", adam),
+                        ("  DeepSpeed around it", step - adam), ("rest of train_step", rest),
+                        ("total", r["step_s"])):
+            print(f"  {name:<38} {v:7.2f} s {100 * v / r['step_s']:5.1f}%")
+        total = sum(r["profile"].values())
+        print(f"profile (another step, {r['profiled_step_s']:.2f} s; self CPU time on the stepping thread):")
+        for name, v in r["profile"].items():
+            print(f"  {name:<38} {v:7.2f} s {100 * v / total:5.1f}%")
+    if len(results) == 2:
+        a, b = results
+        print(f"\n{b['dtype']} vs {a['dtype']}: step {a['step_s'] / b['step_s']:.2f}x faster (wall), "
+              f"{a['cpu_s'] / b['cpu_s']:.2f}x less CPU time, matmul peak "
+              f"{max(b['peak_gflops'].values()) / max(a['peak_gflops'].values()):.2f}x")
+
+
+def main() -> None:
+    a = parse_args()
+    if a._child:
+        res = child(a)
+        Path(a._out).write_text(json.dumps(res))
+        return
+    procs, outs, logs = [], [], []
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), DS_ACCELERATOR="cpu")
+    for dt in a.dtypes:  # one process per dtype, loaded side by side, then taking turns phase by phase
+        out = Path(f"/tmp/bench_learner_{os.getpid()}_{dt}.json")
+        log = Path(f"/tmp/bench_learner_{os.getpid()}_{dt}.log")
+        cmd = [sys.executable, __file__, "--_child", dt, "--_out", str(out), "--config", a.config,
+               "--threads", str(a.threads), "--prompt-tokens", str(a.prompt_tokens),
+               "--response-tokens", str(a.response_tokens), "--reps", str(a.reps), "--steps", str(a.steps),
+               "--set", *a.set]
+        procs.append(subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=log.open("w"), text=True))
+        outs.append(out)
+        logs.append(log)
+
+    def wait_done(i: int) -> None:
+        for line in procs[i].stdout:
+            if line.strip() == "@@done":
+                return
+        procs[i].wait()
+        sys.exit(f"bench_learner: the {a.dtypes[i]} run failed:\n{logs[i].read_text()[-3000:]}")
+
+    print(f"loading {', '.join(a.dtypes)} ...", flush=True)
+    for i in range(len(procs)):
+        wait_done(i)  # loaded: each now waits for its turn
+    for phase in range(TURNS(a.steps)):
+        for i, proc in enumerate(procs):
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            if phase < TURNS(a.steps) - 1:
+                wait_done(i)
+    results = []
+    for i, proc in enumerate(procs):
+        if proc.wait() != 0:
+            sys.exit(f"bench_learner: the {a.dtypes[i]} run failed:\n{logs[i].read_text()[-3000:]}")
+        results.append(json.loads(outs[i].read_text()))
+        outs[i].unlink()
+        logs[i].unlink()
+    report(results)
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
