@@ -258,7 +258,6 @@ def test_compiled_programs_do_not_see_the_previous_build():
         assert ex.jail.counts["persistent"] >= 2
     finally:
         ex.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_idle_jails_end(ex):
