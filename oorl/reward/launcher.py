@@ -45,6 +45,7 @@ static void die(const char *what, const char *arg) {
 }
 
 int main(int argc, char **argv) {
+    pid_t judge = getppid();  /* checked again once the parent-death signal is set (below) */
     long uid = -1, report = -1;
     char pid[32];
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
@@ -55,6 +56,9 @@ int main(int argc, char **argv) {
         if (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid((uid_t)uid) != 0) die("cannot drop to uid", NULL);
         if (getuid() != (uid_t)uid || geteuid() != (uid_t)uid || setuid(0) == 0) { errno = EPERM; die("uid drop did not stick", NULL); }
     }
+    /* the judge (a reward worker) killed -9 must not leave its runs behind: die with it (bubblewrap's
+       --die-with-parent then ends the jail); set after the uid change, which would clear it */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != judge) _exit(137);
     for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
         if (i + 1 >= argc) { errno = EINVAL; die("missing value for", argv[i]); }
         const char *v = argv[i + 1];

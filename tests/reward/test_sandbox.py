@@ -203,6 +203,37 @@ def test_launcher_reaps_orphans_and_keeps_the_exit_status(launcher):
     assert subprocess.run([launcher, "--", "/bin/sh", "-c", "kill -TERM $$"]).returncode == -15
 
 
+def test_launcher_dies_with_its_judge(launcher):
+    """A reward worker killed with kill -9 must not leave its runs behind (no one would enforce their
+    wall clock): the launcher has the kernel kill it when its parent dies (bubblewrap's
+    --die-with-parent then ends the jail)."""
+    import signal
+    import subprocess
+    import sys
+
+    judge = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys\n"
+        f"p = subprocess.Popen([{launcher!r}, '--', '/bin/sh', '-c', 'echo started; exec sleep 60'])\n"
+        "print(p.pid, flush=True)\n"
+        "p.wait()\n")], stdout=subprocess.PIPE, text=True)
+    run_pid = int(judge.stdout.readline())
+    assert judge.stdout.readline().strip() == "started"  # the launcher is past its set-up
+    os.kill(run_pid, 0)  # running
+    judge.send_signal(signal.SIGKILL)
+    judge.wait(timeout=5)
+    for _ in range(100):
+        try:
+            os.kill(run_pid, 0)
+            with open(f"/proc/{run_pid}/stat") as f:
+                if f.read().split(")")[-1].split()[0] == "Z":  # dead, its new parent has not reaped it yet
+                    break
+        except (ProcessLookupError, FileNotFoundError):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the run outlived its judge")
+
+
 def test_fallback_peak_memory_is_the_runs_not_the_workers(fallback):
     """Without a cgroup the peak comes from rusage; a child's ru_maxrss starts at its parent's peak
     (fork/vfork + exec), so a big worker made every small run look huge: the launcher reports its
