@@ -148,11 +148,7 @@ def plot_run(run_dir: str | Path, out_name: str = PNG_NAME) -> Path | None:
     fig.suptitle(run.name)
     fig.tight_layout()
 
-    out = run / out_name
-    tmp = run / f".{out_name}.tmp"
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, out)
-    return out
+    return _save(fig, run / out_name)
 
 
 def read_spans(path: str | Path) -> list[dict]:
@@ -251,11 +247,7 @@ def plot_timeline(run_dir: str | Path, out_name: str = TIMELINE_PNG) -> Path | N
     fig.suptitle(f"{run.name}: phases of each role per step")
     fig.tight_layout()
 
-    out = run / out_name
-    tmp = run / f".{out_name}.tmp"
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, out)
-    return out
+    return _save(fig, run / out_name)
 
 
 if __name__ == "__main__":  # python -m oorl.plots RUN_DIR
@@ -263,3 +255,11 @@ if __name__ == "__main__":  # python -m oorl.plots RUN_DIR
         sys.exit("usage: python -m oorl.plots RUN_DIR")
     print(plot_run(sys.argv[1]) or "nothing to plot yet")
     print(plot_timeline(sys.argv[1]) or "no timeline yet")
+
+
+def _save(fig, out):
+    """Write ``fig`` to ``out`` through a temporary file (a reader never sees half a PNG)."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    fig.savefig(tmp, format="png")
+    os.replace(tmp, out)
+    return out
