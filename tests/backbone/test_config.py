@@ -25,12 +25,19 @@ def test_defaults_and_dotted_overrides(tmp_path):
     ("trainer.async_steps=2", "config field 'trainer.async_steps'"),
     ("placement.reward_strategy=RANDOM", "config field 'placement.reward_strategy'"),
     ("placement.max_restarts=-1", "config field 'placement.max_restarts'"),
+    ("algo.tis=yes please", "config field 'algo.tis'"),
 ])
 def test_bad_overrides_name_the_field(override, needle):
     with pytest.raises(UserError) as e:
         load_config(None, [override])
     assert needle in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_on_off_values_as_typed_on_a_command_line():
+    # YAML reads a bare on/off as a boolean; the field takes the words
+    assert [load_config(None, [f"algo.tis={v}"]).algo.tis for v in ("on", "off", "auto", "true", "false")] == \
+        ["on", "off", "auto", "on", "off"]
 
 
 def test_missing_and_malformed_files(tmp_path):
