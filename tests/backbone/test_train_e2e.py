@@ -12,15 +12,6 @@ def metrics(run_dir: Path) -> list[dict]:
     return [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, model_cache):
-    out = tmp_path_factory.mktemp("smoke") / "run"
-    r = run_oorl("train", "--config", "configs/smoke-cpu.yaml", "--output-dir", str(out),
-                 f"model.cache_dir={model_cache}", timeout=900)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return out, r
-
-
 def test_smoke_learns_with_zero3_on_two_ranks(smoke_run):
     out, r = smoke_run
     m = metrics(out)
@@ -40,6 +31,7 @@ def test_smoke_learns_with_zero3_on_two_ranks(smoke_run):
     samples = [json.loads(ln) for ln in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4 * len(m) and samples[-1]["step"] == len(m)
     assert {"task_id", "prompt", "completion", "reward", "advantage", "rewards"} <= set(samples[0])
+    assert set(samples[0]["rewards"]) == {"tests.backbone.loud_reward:loud_letter_match"}  # letter_match, wrapped
     assert samples[0]["reward"] == pytest.approx(sum(samples[0]["rewards"].values()))  # weights are 1
 
 
