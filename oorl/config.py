@@ -117,6 +117,11 @@ class LearnerConfig(Section):
     epochs_per_step: int = Field(1, ge=1, description="passes over each rollout batch")
     cpus_per_worker: float = Field(1.0, gt=0)
     offload_optimizer: bool = False
+    bf16_mode: Literal["master", "autocast"] = Field(
+        "master", description="with model.dtype=bfloat16: 'master' = DeepSpeed's bf16 mode (bf16 module, fp32 "
+        "master copy and Adam state); 'autocast' = the module stays fp32 (it is the master) and forward and "
+        "backward run under torch.autocast(bfloat16): matmuls in bf16, norms, softmax and the residual stream in "
+        "fp32, and every update reaches the computing weights")
 
 
 class GepoConfig(Section):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 
 def deepspeed_config(learner, dtype: str, grad_accum_steps: int, use_gpu: bool) -> dict:
+    """``learner.bf16_mode: autocast`` with bfloat16: no bf16 section (the module is fp32) but DeepSpeed's
+    ``torch_autocast``, which runs the engine's forward under ``torch.autocast(bfloat16)``."""
     zero: dict = {"stage": learner.zero_stage}
     if learner.zero_stage == 3:
         zero.update({"stage3_gather_16bit_weights_on_model_save": True, "stage3_param_persistence_threshold": 0})
@@ -26,7 +28,9 @@ def deepspeed_config(learner, dtype: str, grad_accum_steps: int, use_gpu: bool) 
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,
     }
-    if dtype == "bfloat16":
+    if dtype == "bfloat16" and learner.bf16_mode == "autocast":
+        cfg["torch_autocast"] = {"enabled": True, "dtype": "bfloat16"}
+    elif dtype == "bfloat16":
         cfg["bf16"] = {"enabled": True}
     elif dtype == "float16":
         cfg["fp16"] = {"enabled": True, "initial_scale_power": 16}

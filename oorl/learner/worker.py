@@ -32,6 +32,7 @@ class LearnerWorker:
     def __init__(self, cfg: dict, model_dir: str, rank: int, world_size: int, master_addr: str,
                  master_port: int, use_gpu: bool, num_threads: int = 1) -> None:
         self.cfg = Config.model_validate(cfg)
+        self.autocast = self.cfg.model.dtype == "bfloat16" and self.cfg.learner.bf16_mode == "autocast"
         self.rank, self.world_size, self.use_gpu = rank, world_size, use_gpu
         self.model_dir = model_dir
         os.environ.update({"MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), "RANK": str(rank),
@@ -53,6 +54,8 @@ class LearnerWorker:
         self.device = torch.device("cuda", torch.cuda.current_device()) if use_gpu else torch.device("cpu")
         lc = self.cfg.learner
         dtype = DTYPES[self.cfg.model.dtype]
+        if self.autocast:
+            dtype = torch.float32  # the module is the fp32 master; autocast computes in bf16
         ds_cfg = deepspeed_config(lc, self.cfg.model.dtype, self.cfg.grad_accum_steps, use_gpu)
         self._hf_ds = HfDeepSpeedConfig(ds_cfg) if lc.zero_stage == 3 else None  # partition at load
         torch.manual_seed(self.cfg.seed)
@@ -90,8 +93,10 @@ class LearnerWorker:
         state = next((t.dtype for st in inner.state.values() for k, t in st.items()
                       if k == "exp_avg" and torch.is_tensor(t)), None)
         compute = next(self.engine.module.parameters()).dtype
-        master = master or compute  # no mixed precision: the optimizer updates the module's own weights
-        name = lambda d: str(d).replace("torch.", "") if d is not None else "none yet"
+        master = master or compute  # no master copy: the optimizer updates the module's own weights
+        if self.autocast:
+            compute = "bfloat16 autocast over float32"
+        name = lambda d: str(d).replace("torch.", "") if d is not None else "none yet"  # noqa: E731
         return {"compute": name(compute), "master": name(master), "optimizer_state": name(state),
                 "optimizer": type(opt).__name__}
 

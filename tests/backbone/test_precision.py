@@ -17,8 +17,9 @@ from oorl.learner.ds_config import deepspeed_config
 from tests.conftest import ROOT, run_oorl
 
 
-def learner(stage: int):
-    return SimpleNamespace(zero_stage=stage, offload_optimizer=False, micro_batch_size=8, grad_clip=1.0)
+def learner(stage: int, bf16_mode: str = "master"):
+    return SimpleNamespace(zero_stage=stage, offload_optimizer=False, micro_batch_size=8, grad_clip=1.0,
+                           bf16_mode=bf16_mode)
 
 
 @pytest.mark.parametrize("stage", [0, 2, 3])
@@ -27,7 +28,10 @@ def test_ds_config_bf16_and_fp32(stage):
     assert bf["bf16"] == {"enabled": True} and "fp16" not in bf
     assert bf["zero_optimization"]["stage"] == stage and bf["gradient_accumulation_steps"] == 4
     fp = deepspeed_config(learner(stage), "float32", 4, use_gpu=False)
-    assert "bf16" not in fp and "fp16" not in fp
+    assert "bf16" not in fp and "fp16" not in fp and "torch_autocast" not in fp
+    ac = deepspeed_config(learner(stage, "autocast"), "bfloat16", 4, use_gpu=False)
+    assert "bf16" not in ac and ac["torch_autocast"] == {"enabled": True, "dtype": "bfloat16"}
+    assert "torch_autocast" not in deepspeed_config(learner(stage, "autocast"), "float32", 4, use_gpu=False)
 
 
 def test_probe_tolerance_is_per_dtype():
@@ -54,8 +58,9 @@ from oorl.config import load_config
 from oorl.learner.batch import build_batch
 from oorl.learner.worker import LearnerWorker
 from oorl.models import resolve_model
-stage, cache = int(sys.argv[1]), sys.argv[2]
+stage, cache, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 cfg = load_config("configs/smoke-cpu.yaml", ["model.dtype=bfloat16", f"model.cache_dir={cache}", "learner.world_size=1",
+                  f"learner.bf16_mode={mode}",
                   f"learner.zero_stage={stage}", "rollout.prompts_per_step=2", "rollout.n_samples=8"])
 model_dir = resolve_model(cfg.model.path, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
 with socket.socket() as s:
@@ -67,6 +72,10 @@ def weights():  # the bf16 module weights (gathered under ZeRO-3)
     with deepspeed.zero.GatheredParameters(list(params.values()), enabled=stage == 3):
         return {n: p.detach().float().clone() for n, p in params.items()}
 before = weights()
+seen = set()  # the dtype the model's Linear layers compute in
+for mod in w.engine.module.modules():
+    if isinstance(mod, torch.nn.Linear):
+        mod.register_forward_hook(lambda m, i, o: seen.add(str(o.dtype)))
 g = torch.Generator().manual_seed(0)
 prompts = [[1, 5, 6, 7]] * 8 + [[1, 8, 9]] * 8
 responses = [torch.randint(10, 150, (6,), generator=g).tolist() for _ in prompts]
@@ -74,24 +83,39 @@ batch = build_batch(prompts, responses, torch.randn(16, generator=g).tolist(), p
 m = w.train_step(batch)
 after = weights()
 moved = sum(int(after[n].numel() > 0 and not torch.equal(before[n], after[n])) for n in before)
-print("RESULT", json.dumps({**w.precision(), "loss": m["loss"], "moved": moved, "n": len(before),
+print("RESULT", json.dumps({**w.precision(), "loss": m["loss"], "moved": moved, "n": len(before), "linear_out": sorted(seen),
                             "dtypes": sorted({str(p.dtype) for p in w.engine.module.parameters()})}))
 """
+
+
+def learner_step(stage: int, mode: str, model_cache: str) -> tuple[dict, str]:
+    r = subprocess.run([sys.executable, "-c", LEARNER_STEP, str(stage), model_cache, mode], capture_output=True,
+                       text=True, timeout=600, cwd=ROOT,
+                       env=dict(os.environ, DS_ACCELERATOR="cpu", PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.split("RESULT")[1]), r.stdout
 
 
 @pytest.mark.parametrize("stage", [0, 2, 3])
 def test_learner_bf16_keeps_fp32_master_weights(stage, model_cache):
     """The real LearnerWorker in bf16 on CPU, one rank: bf16 module, fp32 master weights and Adam state,
     and a training step that moves the bf16 weights."""
-    r = subprocess.run([sys.executable, "-c", LEARNER_STEP, str(stage), model_cache], capture_output=True, text=True,
-                       timeout=600, cwd=ROOT, env=dict(os.environ, DS_ACCELERATOR="cpu", PYTHONPATH=str(ROOT),
-                                                       OMP_NUM_THREADS="1"))
-    assert r.returncode == 0, r.stderr[-3000:]
-    res = json.loads(r.stdout.split("RESULT")[1])
-    assert res["compute"] == "bfloat16" and res["dtypes"] == ["torch.bfloat16"]
+    res, out = learner_step(stage, "master", model_cache)
+    assert res["compute"] == "bfloat16" and res["dtypes"] == ["torch.bfloat16"] and res["linear_out"] == ["torch.bfloat16"]
     assert res["master"] == "float32" and res["optimizer_state"] == "float32", res
     assert res["moved"] > res["n"] // 2, res  # lr 3e-3: most bf16 weights change after one update
-    assert f"ZeRO stage {stage}" in r.stdout and "bfloat16 compute, float32 master weights" in r.stdout
+    assert f"ZeRO stage {stage}" in out and "bfloat16 compute, float32 master weights" in out
+
+
+@pytest.mark.parametrize("stage", [0, 2, 3])
+def test_learner_bf16_autocast_computes_in_bf16_on_fp32_weights(stage, model_cache):
+    """``learner.bf16_mode: autocast``: the module stays fp32 (the optimizer updates it directly), its
+    Linear layers compute in bf16 under DeepSpeed's torch_autocast."""
+    res, out = learner_step(stage, "autocast", model_cache)
+    assert res["dtypes"] == ["torch.float32"] and res["linear_out"] == ["torch.bfloat16"], res
+    assert res["master"] == "float32" and res["optimizer_state"] == "float32", res
+    assert res["moved"] > res["n"] // 2, res
+    assert f"ZeRO stage {stage}" in out and "bfloat16 autocast over float32 compute" in out
 
 
 # ------------------------------------------------------------------------------------------- e2e
