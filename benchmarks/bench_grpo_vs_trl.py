@@ -1,23 +1,32 @@
 #!/usr/bin/env python
-"""OORL vs TRL's ``GRPOTrainer``: end-to-end GRPO throughput on CPU, same setting for both.
+"""OORL vs TRL's ``GRPOTrainer``: end-to-end GRPO throughput on CPU, same setting, each at its best.
 
 One setting, run by both systems in turn, each in its own fresh process:
-SmolLM2-135M-Instruct (fp32), the built-in ``smoke_letters`` prompts in the same order, a group of
+SmolLM2-135M-Instruct, the built-in ``smoke_letters`` prompts in the same order, a group of
 ``--group-size`` completions per prompt, ``--prompts-per-step`` prompts per step, ``--max-new-tokens``,
 temperature 1 / top-p 1, the registered ``letter_match`` reward (TRL's reward signature), the same
 learning rate, AdamW, grad clip 1, PPO-clip 0.2 with global token-mean normalisation, KL 0, one
 optimizer update per step over all ``prompts x group`` completions (micro-batches of ``--micro-batch``).
 
+Precision and options are each system's fastest here (measured; ``--oorl-dtype``, ``--trl-dtype``,
+``--oorl-async``, ``--trl-vllm`` change them): both keep fp32 master weights and Adam state.
+
+* OORL: the real trainer (``oorl.trainer.Trainer`` with ``configs/bench-cpu.yaml``), on a private
+  local Ray instance; tokens and phase times come from its ``metrics.jsonl``. ``model.dtype``
+  bfloat16 by default (DeepSpeed bf16 learner, bf16 vLLM engine and weight sync).
+* TRL: ``trl.GRPOTrainer``, ``bf16=True`` by default (bf16 autocast over fp32 weights, the
+  Trainer's mixed precision), generating with ``transformers.generate`` (``use_vllm=False``), or
+  with vLLM colocated in its process with ``--trl-vllm``.
+
 End-to-end throughput = completion tokens generated in the measured steps / wall-clock seconds of
 those steps (generation + reward + training + weight sync, everything a step does); the first
 ``--warmup`` steps and the start-up (model loading, Ray, vLLM engine) are excluded.
 
-* OORL: the real trainer (``oorl.trainer.Trainer`` with ``configs/bench-cpu.yaml``), on a private
-  local Ray instance; tokens and phase times come from its ``metrics.jsonl``.
-* TRL: ``trl.GRPOTrainer`` with ``use_vllm=False``: TRL's vLLM modes need a ``trl vllm-serve``
-  server or colocated CUDA, so on CPU it generates with ``transformers.generate``.
+Roofline (``--roofline``, on by default): OORL's step time over the sum of its phases' floors, the
+floors measured in a third process (``run_floors``): generation at the standalone vLLM rate, training
+FLOPs at the measured matmul peak, reward and weight sync as measured.
 
-    .venv/bin/python benchmarks/bench_grpo_vs_trl.py                  # both, ~10 min on 2 cores
+    .venv/bin/python benchmarks/bench_grpo_vs_trl.py --json out.json   # both + floors, ~15 min on 2 cores
     .venv/bin/python benchmarks/bench_grpo_vs_trl.py --only oorl --steps 3
 """
 
@@ -56,11 +65,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", default="smollm2-135m-instruct",
                    help="a model spec as in model.path: 'smollm2-135m-instruct' or a Hugging Face model directory")
     p.add_argument("--config", default=str(DEFAULT_CONFIG), help="the OORL config the overrides apply to")
+    p.add_argument("--oorl-dtype", choices=["float32", "bfloat16"], default="bfloat16",
+                   help="OORL's model.dtype (learner compute, vLLM engine, weight sync; fp32 master weights)")
+    p.add_argument("--oorl-bf16-mode", choices=["master", "autocast"], default="autocast",
+                   help="OORL's learner.bf16_mode: DeepSpeed's bf16 mode or bf16 autocast over the fp32 module")
+    p.add_argument("--oorl-async", action="store_true",
+                   help="OORL with split placement and trainer.async_steps=1 (one core per role)")
+    p.add_argument("--trl-dtype", choices=["float32", "bfloat16"], default="bfloat16",
+                   help="TRL's precision: bfloat16 = GRPOConfig(bf16=True), fp32 weights under bf16 autocast")
+    p.add_argument("--trl-vllm", action="store_true",
+                   help="TRL generating with vLLM colocated in its process (use_vllm=True, vllm_mode='colocate')")
+    p.add_argument("--roofline", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure the floors of OORL's phases (standalone vLLM, learner FLOPs at the matmul peak)")
     p.add_argument("--only", choices=["oorl", "trl"], default=None, help="run one system only")
     p.add_argument("--work-dir", default=None, help="where runs go (default: a fresh temporary directory)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
-    p.add_argument("--_worker", choices=["oorl", "trl"], help=argparse.SUPPRESS)
+    p.add_argument("--_worker", choices=["oorl", "trl", "floors"], help=argparse.SUPPRESS)
     p.add_argument("--_model-dir", dest="model_dir", help=argparse.SUPPRESS)
     p.add_argument("--_result", dest="result", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -106,7 +127,7 @@ def prepare_model(spec: str, cache_root: Path) -> str:
 def setting_lines(a: argparse.Namespace, model_dir: str) -> list[str]:
     n = a.prompts_per_step * a.group_size
     return [
-        f"model            {a.model} (fp32, CPU) -> {model_dir}",
+        f"model            {a.model} (CPU) -> {model_dir}",
         "prompts          oorl smoke_letters (size 256, seed 0), same order for both (OORL's sampler)",
         f"batch            {a.prompts_per_step} prompts x {a.group_size} completions = {n} per step, "
         f"max {a.max_new_tokens} new tokens, temperature 1.0, top_p 1.0",
@@ -115,9 +136,13 @@ def setting_lines(a: argparse.Namespace, model_dir: str) -> list[str]:
         f"lr {a.lr:g} constant, clip 0.2, grad-clip 1.0, KL 0, token-mean loss",
         f"steps            {a.warmup} warm-up + {a.steps} measured per system; {a.threads} torch threads "
         f"(OMP_NUM_THREADS={a.threads}) in every process",
-        f"OORL             {Path(a.config).name}: 1 learner rank, ZeRO 0, colocated vLLM engine, CPU weight sync, "
-        f"probe_size {a.probe}",
-        "TRL              GRPOTrainer, use_vllm=False (transformers.generate), loss_type dapo, beta 0",
+        f"OORL             {Path(a.config).name}: {a.oorl_dtype}"
+        + (f" ({a.oorl_bf16_mode})" if a.oorl_dtype == "bfloat16" else "") + " (fp32 master weights and Adam state), 1 learner "
+        f"rank, ZeRO 0, " + ("split placement, one core each, asynchronous rollouts (one step ahead, TIS)"
+                             if a.oorl_async else "colocated vLLM engine") + f", CPU weight sync, probe_size {a.probe}",
+        "TRL              GRPOTrainer, " + ("use_vllm=True, vllm_mode=colocate" if a.trl_vllm else
+                                              "use_vllm=False (transformers.generate)") + ", loss_type dapo, beta 0, "
+        + ("bf16=True (fp32 weights and Adam state, bf16 autocast)" if a.trl_dtype == "bfloat16" else "fp32"),
     ]
 
 
@@ -177,7 +202,10 @@ def run_oorl(a: argparse.Namespace, work: Path) -> dict:
         f"rollout.prompts_per_step={a.prompts_per_step}", f"rollout.n_samples={a.group_size}",
         f"rollout.max_new_tokens={a.max_new_tokens}", f"learner.lr={a.lr}",
         f"learner.micro_batch_size={a.micro_batch}", f"learner.cpus_per_worker={a.threads}",
+        "weight_sync.logprob_tolerance=auto",
         f"weight_sync.probe_size={a.probe}", f"trainer.steps={total_steps}", "trainer.save_every=0",
+        f"model.dtype={a.oorl_dtype}", f"learner.bf16_mode={a.oorl_bf16_mode}",
+        *(["placement.mode=split", "trainer.async_steps=1", "learner.cpus_per_worker=1"] if a.oorl_async else []),
     ])
     t_start = time.perf_counter()
     # A private Ray instance: placement.connect() would join any cluster already running on this
@@ -218,7 +246,8 @@ def run_oorl(a: argparse.Namespace, work: Path) -> dict:
     # includes the driver's logging between steps (as TRL's on_step_end-to-on_step_end span does).
     wall = ends[total_steps] - (ends[a.warmup] if a.warmup else starts[1])
     phases = {}
-    for key, label in (("time/generate_s", "generate (vLLM)"), ("time/reward_s", "reward"),
+    gen_key = "time/wait_generate_s" if a.oorl_async else "time/generate_s"
+    for key, label in ((gen_key, "generate (vLLM)" + (", waited for" if a.oorl_async else "")), ("time/reward_s", "reward"),
                        ("time/train_s", "train (fwd+bwd+AdamW)"), ("time/sync_s", "weight sync"),
                        ("time/probe_s", "logprob probe")):
         phases[label] = sum(r[key] for r in measured)
@@ -228,19 +257,32 @@ def run_oorl(a: argparse.Namespace, work: Path) -> dict:
         "step_time_sum": sum(r["step_time_s"] for r in measured), "phases": phases,
         "reward_mean": sum(r["reward_mean"] for r in measured) / len(measured),
         "logprob_diff_max": max(r["logprob_diff_max"] for r in measured),
-        "gen_tokens_per_s": tokens / max(phases["generate (vLLM)"], 1e-9),
+        "gen_tokens_per_s": tokens / max(sum(r["time/generate_s"] for r in measured), 1e-9),
+        "mean": {k: sum(r.get(k, 0.0) for r in measured) / len(measured)
+                 for k in ("time/generate_s", "time/reward_s", "time/train_s", "time/sync_s", "time/probe_s")},
         "startup_and_total_s": t_total, "run_dir": str(run_dir), "cpu": cpu_share(cpu[a.warmup], cpu[total_steps]),
         "warmup_s": ends[a.warmup] - starts[1] if a.warmup else 0.0,
         "warmup_gen_s": sum(r["time/generate_s"] for r in rows if r["step"] <= a.warmup),
         "per_step": per_step_rows([r["step"] for r in measured], ends, cpu,
                                   {r["step"]: round(r["response_len_mean"] * samples) for r in measured},
                                   {r["step"]: r["time/generate_s"] for r in measured}, starts[1]),
-        "notes": f"zero_stage {cfg.learner.zero_stage}, world_size {cfg.learner.world_size}, "
-                 f"colocate, weight_sync {cfg.weight_sync.backend}, probe {cfg.weight_sync.probe_size}",
+        "notes": f"{cfg.model.dtype}{' ' + cfg.learner.bf16_mode if cfg.model.dtype == 'bfloat16' else ''}, zero_stage {cfg.learner.zero_stage}, world_size {cfg.learner.world_size}, "
+                 f"{cfg.placement.mode}{', async' if cfg.trainer.async_steps else ''}, weight_sync "
+                 f"{cfg.weight_sync.backend}, probe {cfg.weight_sync.probe_size}",
     }
 
 
 # ----------------------------------------------------------------------------------------- TRL
+def trl_generation_kwargs(a: argparse.Namespace, cfg) -> dict:
+    if not a.trl_vllm:
+        return {"use_vllm": False}
+    # vLLM in TRL's own process, as OORL's CPU engine runs: KV cache size from OORL's setting
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.rollout.cpu_kv_cache_gib))
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    return {"use_vllm": True, "vllm_mode": "colocate", "vllm_enable_sleep_mode": False,
+            "vllm_max_model_length": cfg.rollout.max_prompt_tokens + a.max_new_tokens}
+
+
 def run_trl(a: argparse.Namespace, work: Path) -> dict:
     import torch
 
@@ -274,11 +316,11 @@ def run_trl(a: argparse.Namespace, work: Path) -> dict:
     samples = a.prompts_per_step * a.group_size
     args = GRPOConfig(
         output_dir=str(work / "trl-run"), report_to="none", save_strategy="no", logging_steps=1,
-        max_steps=total_steps, seed=a.seed, use_cpu=True, bf16=False, fp16=False,
+        max_steps=total_steps, seed=a.seed, use_cpu=True, bf16=a.trl_dtype == "bfloat16", fp16=False,
         model_init_kwargs={"dtype": "float32"}, gradient_checkpointing=False,
         per_device_train_batch_size=a.micro_batch, gradient_accumulation_steps=samples // a.micro_batch,
         num_generations=a.group_size, max_completion_length=a.max_new_tokens,
-        temperature=1.0, top_p=1.0, top_k=0, use_vllm=False, shuffle_dataset=False,
+        temperature=1.0, top_p=1.0, top_k=0, shuffle_dataset=False, **trl_generation_kwargs(a, cfg),
         beta=0.0, num_iterations=1, epsilon=0.2, loss_type="dapo", scale_rewards="group",
         learning_rate=a.lr, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0,
         adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, max_grad_norm=1.0, optim="adamw_torch",
@@ -333,7 +375,7 @@ def run_trl(a: argparse.Namespace, work: Path) -> dict:
     logged_tokens = sum(round(logged[s]["completions/mean_length"] * samples) for s in measured if s in logged)
     gen = sum(per_step[s]["gen"] for s in measured)
     reward = sum(per_step[s]["reward"] for s in measured)
-    phases = {"generate (HF generate)": gen, "reward": reward,
+    phases = {"generate (vLLM)" if a.trl_vllm else "generate (HF generate)": gen, "reward": reward,
               "train (fwd+bwd+AdamW) + rest": wall - gen - reward}
     return {
         "system": "TRL", "steps": len(measured), "tokens": tokens, "seconds": wall,
@@ -346,8 +388,128 @@ def run_trl(a: argparse.Namespace, work: Path) -> dict:
         "warmup_gen_s": sum(per_step[s]["gen"] for s in range(1, a.warmup + 1)),
         "per_step": per_step_rows(list(measured), ends, cpu, {s: per_step[s]["tokens"] for s in measured},
                                   {s: per_step[s]["gen"] for s in measured}, t_begin),
-        "notes": "use_vllm=False (transformers.generate), no gradient checkpointing, fp32",
+        "notes": ("use_vllm=True colocate" if a.trl_vllm else "use_vllm=False (transformers.generate)")
+                 + ", no gradient checkpointing, "
+                 + ("bf16=True (bf16 autocast, fp32 weights)" if a.trl_dtype == "bfloat16" else "fp32"),
     }
+
+
+# ----------------------------------------------------------------------------------------- floors
+def run_floors(a: argparse.Namespace, work: Path) -> dict:
+    """The floors of OORL's phases on this machine, measured in this process (no Ray, nothing else running):
+
+    * generation: OORL's own engine class (``RolloutWorker``, same engine arguments and dtype) called
+      directly on the measured steps' prompts and seeds, after one warm-up batch: completion tokens / s;
+    * training: the FLOPs of one learner step on one of those batches (``FlopCounterMode`` around OORL's
+      ``LearnerWorker.train_step``: matmuls and attention, forward and backward), per completion token,
+      and the fastest ``a @ b`` at the learner's matmul shapes in the same dtype and thread count
+      (``bench_learner.matmul_peak``). Elementwise work, the optimizer and copies count as zero here,
+      so this floor is below anything reachable.
+    Reward and weight sync have no separate floor: their measured times are used as they are.
+    """
+    import socket
+
+    import torch
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_learner
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import AutoTokenizer
+
+    from oorl.config import load_config
+    from oorl.data.registry import load_tasks
+    from oorl.data.sampling import PromptSampler, encode_prompt, sample_seed
+    from oorl.learner.batch import build_batch
+    from oorl.weight_sync import resolve_backend
+
+    torch.set_num_threads(a.threads)
+    cfg = load_config(a.config, [f"model.path={a.model_dir}", f"seed={a.seed}", f"model.dtype={a.oorl_dtype}",
+                                 f"rollout.prompts_per_step={a.prompts_per_step}", f"rollout.n_samples={a.group_size}",
+                                 f"rollout.max_new_tokens={a.max_new_tokens}", f"learner.micro_batch_size={a.micro_batch}",
+                                 f"trainer.steps={a.warmup + a.steps}", "weight_sync.probe_size=0",
+                                 f"learner.bf16_mode={a.oorl_bf16_mode}"])
+    d, rc = cfg.data.train, cfg.rollout
+    tasks = load_tasks(d.name, d.path, d.format, d.split, d.limit, **d.kwargs)
+    tok = AutoTokenizer.from_pretrained(a.model_dir)
+    ids = [encode_prompt(tok, t["prompt"], rc.max_prompt_tokens) for t in tasks]
+    sampler = PromptSampler(len(tasks), rc.prompts_per_step, cfg.seed)
+
+    def step_batch(step: int) -> tuple[list, list]:
+        prompts, seeds = [], []
+        for g, t in enumerate(sampler.indices(step)):
+            for j in range(rc.n_samples):
+                prompts.append(ids[t])
+                seeds.append(sample_seed(cfg.seed, step, g * rc.n_samples + j))
+        return prompts, seeds
+
+    # the matmul peak first, in a process nothing else has touched yet (vLLM's CPU worker may pin threads)
+    from transformers import AutoConfig
+
+    hf = AutoConfig.from_pretrained(a.model_dir)
+    rows = a.micro_batch * a.max_new_tokens
+    kv = hf.hidden_size // hf.num_attention_heads * hf.num_key_value_heads
+    shapes = {"q,o": (rows, hf.hidden_size, hf.hidden_size), "k,v": (rows, hf.hidden_size, kv),
+              "mlp up/gate": (rows, hf.hidden_size, hf.intermediate_size),
+              "mlp down": (rows, hf.intermediate_size, hf.hidden_size),
+              "lm head": (rows, hf.hidden_size, hf.vocab_size), "square 2048^3": (2048, 2048, 2048)}
+    dtype = torch.bfloat16 if a.oorl_dtype == "bfloat16" else torch.float32
+    peak = bench_learner.matmul_peak(shapes, dtype, reps=5)
+    affinity = sorted(os.sched_getaffinity(0))
+
+    from oorl.rollout.worker import RolloutWorker
+
+    engine = RolloutWorker(a.model_dir, rc.model_dump(), cfg.model.dtype, cfg.seed,
+                           resolve_backend(cfg.weight_sync.backend, "colocate", False), False,
+                           rc.max_prompt_tokens + rc.max_new_tokens)
+    engine.generate(*step_batch(max(a.warmup, 1)), rc.max_new_tokens, rc.temperature, rc.top_p)  # warm-up
+    gen_s, gen_tokens, batches = 0.0, 0, []
+    for step in range(a.warmup + 1, a.warmup + a.steps + 1):
+        prompts, seeds = step_batch(step)
+        out = engine.generate(prompts, seeds, rc.max_new_tokens, rc.temperature, rc.top_p)
+        gen_s += out["time_s"]
+        responses = [r["token_ids"] or [tok.eos_token_id] for r in out["rows"]]
+        gen_tokens += sum(len(r["token_ids"]) for r in out["rows"])
+        batches.append((prompts, responses))
+    del engine
+    import gc
+
+    gc.collect()
+
+    from oorl.learner.worker import LearnerWorker
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    learner = LearnerWorker(cfg.model_dump(), a.model_dir, 0, 1, "127.0.0.1", port, use_gpu=False,
+                            num_threads=a.threads)
+    prompts, responses = batches[0]
+    g = torch.Generator().manual_seed(0)
+    batch = build_batch(prompts, responses, torch.randn(len(prompts), generator=g).tolist(), pad_id=tok.pad_token_id or 0)
+    bench_learner.count_cpu_attention()
+    learner.train_step(batch)  # warm-up, outside the count
+    with FlopCounterMode(display=False) as fc:
+        learner.train_step(batch)
+    flops = fc.get_total_flops()
+    step_tokens = sum(len(r) for r in responses)
+    return {"vllm_tokens_per_s": gen_tokens / gen_s, "vllm_gen_s": gen_s, "vllm_tokens": gen_tokens,
+            "train_flops_per_token": flops / step_tokens, "train_flops_step": flops, "train_step_tokens": step_tokens,
+            "matmul_peak_gflops": max(peak.values()), "matmul_gflops_by_shape": peak, "dtype": a.oorl_dtype,
+            "threads": a.threads, "cpus": affinity, "cpus_after_vllm": sorted(os.sched_getaffinity(0)),
+            "loadavg": os.getloadavg()}
+
+
+def roofline(o: dict, f: dict) -> dict:
+    """OORL's mean step time over the sum of its phases' floors (see ``run_floors``)."""
+    tokens = o["tokens"] / o["steps"]
+    floors = {"generate": tokens / f["vllm_tokens_per_s"],
+              "train": f["train_flops_per_token"] * tokens / (f["matmul_peak_gflops"] * 1e9),
+              "reward": o["mean"]["time/reward_s"],
+              "sync + probe": o["mean"]["time/sync_s"] + o["mean"]["time/probe_s"]}
+    measured = {"generate": o["mean"]["time/generate_s"], "train": o["mean"]["time/train_s"],
+                "reward": o["mean"]["time/reward_s"], "sync + probe": floors["sync + probe"]}
+    step = o["seconds"] / o["steps"]
+    return {"step_s": step, "floors_s": floors, "measured_s": measured, "floor_sum_s": sum(floors.values()),
+            "ratio": step / sum(floors.values())}
 
 
 # ----------------------------------------------------------------------------------------- report
@@ -406,6 +568,17 @@ def print_report(results: dict[str, dict]) -> dict:
     return summary
 
 
+def print_roofline(r: dict, f: dict) -> None:
+    print(f"roofline: OORL {r['step_s']:.2f} s/step over the sum of its phases' floors {r['floor_sum_s']:.2f} s "
+          f"= {r['ratio']:.2f} (goal <= 1.3)")
+    print(f"  floors: standalone vLLM {f['vllm_tokens_per_s']:.0f} completion tokens/s ({f['dtype']}); learner "
+          f"{f['train_flops_per_token'] / 1e9:.2f} GFLOP per completion token at the {f['matmul_peak_gflops']:.0f} "
+          f"GFLOP/s matmul peak ({f['threads']} threads); reward and sync as measured")
+    for k, floor in r["floors_s"].items():
+        m = r["measured_s"][k]
+        print(f"  {k:13s} measured {m:6.2f} s/step   floor {floor:6.2f} s/step   ({m / max(floor, 1e-9):.1f}x)")
+
+
 def main() -> None:
     a = parse_args()
     if a.work_dir:
@@ -414,7 +587,7 @@ def main() -> None:
     else:
         work = Path(tempfile.mkdtemp(prefix="bench-grpo-"))
     if a._worker:
-        result = (run_oorl if a._worker == "oorl" else run_trl)(a, work)
+        result = {"oorl": run_oorl, "trl": run_trl, "floors": run_floors}[a._worker](a, work)
         Path(a.result).write_text(json.dumps(result))
         return
 
@@ -426,8 +599,9 @@ def main() -> None:
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), TOKENIZERS_PARALLELISM="false",
                TRANSFORMERS_VERBOSITY="error", RAY_DEDUP_LOGS="0")
     results: dict[str, dict] = {}
-    for system in ("oorl", "trl"):
-        if a.only and a.only != system:
+    for system in ("oorl", "floors", "trl"):
+        if (a.only and a.only != system and not (system == "floors" and a.only == "oorl")) or \
+                (system == "floors" and not a.roofline):
             continue
         out = work / f"{system}-result.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], "--_worker", system,
@@ -443,10 +617,14 @@ def main() -> None:
             sys.exit(1)
         results[system] = json.loads(out.read_text())
         print(f"  {system} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    floors = results.pop("floors", None)
     summary = print_report(results)
+    if floors and "oorl" in results:
+        summary["roofline"] = roofline(results["oorl"], floors)
+        print_roofline(summary["roofline"], floors)
     if a.json:
         Path(a.json).write_text(json.dumps({"setting": setting_lines(a, model_dir), "results": results,
-                                            "summary": summary}, indent=2))
+                                            "floors": floors, "summary": summary}, indent=2))
 
 
 if __name__ == "__main__":
