@@ -32,8 +32,9 @@ class TinyModelConfig(Section):
 class ModelConfig(Section):
     path: str = Field("tiny", description="HF model directory, 'tiny' or 'smollm2-135m-instruct'")
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="the learner's compute dtype (bfloat16/float16: DeepSpeed's mixed precision, "
-        "float32 master weights and optimizer state), the rollout engines' dtype and the weight-sync wire dtype")
+        "float32", description="the learner's compute dtype (bfloat16/float16: mixed precision with float32 "
+        "master weights and optimizer state, see learner.bf16_mode), the rollout engines' dtype and the "
+        "weight-sync wire dtype")
     cache_dir: str = "~/.cache/oorl/models"
     tiny: TinyModelConfig = TinyModelConfig()
     gradient_checkpointing: bool = False
@@ -117,11 +118,11 @@ class LearnerConfig(Section):
     epochs_per_step: int = Field(1, ge=1, description="passes over each rollout batch")
     cpus_per_worker: float = Field(1.0, gt=0)
     offload_optimizer: bool = False
-    bf16_mode: Literal["master", "autocast"] = Field(
-        "master", description="with model.dtype=bfloat16: 'master' = DeepSpeed's bf16 mode (bf16 module, fp32 "
-        "master copy and Adam state); 'autocast' = the module stays fp32 (it is the master) and forward and "
-        "backward run under torch.autocast(bfloat16): matmuls in bf16, norms, softmax and the residual stream in "
-        "fp32, and every update reaches the computing weights")
+    bf16_mode: Literal["auto", "master", "autocast"] = Field(
+        "auto", description="with model.dtype=bfloat16: 'master' = DeepSpeed's bf16 mode (bf16 module, fp32 "
+        "master copy and Adam state); 'autocast' = the module stays fp32 (it is the master) and the forward runs "
+        "under torch.autocast(bfloat16): matmuls in bf16, norms, softmax and the residual stream in fp32; "
+        "'auto' = autocast on CPU (the bf16 mode learned far less there, README), master on GPUs")
 
 
 class GepoConfig(Section):

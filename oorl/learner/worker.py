@@ -23,7 +23,7 @@ from oorl.algo.losses import aggregate, dp_loss_scale, local_counts, ppo_clip_lo
 from oorl.config import Config
 from oorl.learner.batch import micro_batches, train_mask
 from oorl.learner.forward import micro_batch_logprobs
-from oorl.learner.ds_config import deepspeed_config
+from oorl.learner.ds_config import bf16_mode, deepspeed_config
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -32,7 +32,7 @@ class LearnerWorker:
     def __init__(self, cfg: dict, model_dir: str, rank: int, world_size: int, master_addr: str,
                  master_port: int, use_gpu: bool, num_threads: int = 1) -> None:
         self.cfg = Config.model_validate(cfg)
-        self.autocast = self.cfg.model.dtype == "bfloat16" and self.cfg.learner.bf16_mode == "autocast"
+        self.autocast = bf16_mode(self.cfg.learner, self.cfg.model.dtype, use_gpu) == "autocast"
         self.rank, self.world_size, self.use_gpu = rank, world_size, use_gpu
         self.model_dir = model_dir
         os.environ.update({"MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), "RANK": str(rank),

@@ -1,5 +1,6 @@
-"""bf16 on CPU: DeepSpeed's bf16 mode (bf16 compute, fp32 master weights and Adam state) on the ZeRO
-stages the CPU configs use, the probe tolerance per dtype, and a real bf16 run end to end (bf16 engine,
+"""bf16 on CPU: both ways a learner computes in bf16 with fp32 master weights and Adam state
+(DeepSpeed's bf16 mode, and bf16 autocast over the fp32 module, the CPU default) on the ZeRO stages
+the CPU configs use, the probe tolerance per dtype, and a real bf16 run end to end (bf16 engine,
 bf16 wire, the probe within the bf16 tolerance, a broken sync caught, ``--resume`` exact)."""
 
 import json
@@ -29,6 +30,9 @@ def test_ds_config_bf16_and_fp32(stage):
     assert bf["zero_optimization"]["stage"] == stage and bf["gradient_accumulation_steps"] == 4
     fp = deepspeed_config(learner(stage), "float32", 4, use_gpu=False)
     assert "bf16" not in fp and "fp16" not in fp and "torch_autocast" not in fp
+    auto = learner(stage, "auto")  # autocast on CPU, DeepSpeed's bf16 mode on GPUs
+    assert deepspeed_config(auto, "bfloat16", 4, use_gpu=False)["torch_autocast"]["enabled"]
+    assert deepspeed_config(auto, "bfloat16", 4, use_gpu=True)["bf16"] == {"enabled": True}
     ac = deepspeed_config(learner(stage, "autocast"), "bfloat16", 4, use_gpu=False)
     assert "bf16" not in ac and ac["torch_autocast"] == {"enabled": True, "dtype": "bfloat16"}
     assert "torch_autocast" not in deepspeed_config(learner(stage, "autocast"), "float32", 4, use_gpu=False)
@@ -147,17 +151,18 @@ def test_bf16_run_end_to_end(bf16_run):
     assert all(0 < x["logprob_diff_max"] < AUTO_LOGPROB_TOLERANCE["bfloat16"] for x in m), \
         [x["logprob_diff_max"] for x in m]
     learner_log = "".join(p.read_text() for p in (out / "logs").glob("LearnerWorker*"))
-    assert "bfloat16 compute, float32 master weights and Adam state" in learner_log
+    # learner.bf16_mode: auto is autocast on CPU (bf16 matmuls over the fp32 module)
+    assert "bfloat16 autocast over float32 compute, float32 master weights and Adam state" in learner_log
     engine_log = "".join(p.read_text() for p in (out / "logs").glob("RolloutWorker*"))
     assert "dtype=torch.bfloat16" in engine_log
-    # the checkpoint: HF weights in bf16 (the engine's weights), the fp32 master weights and Adam state
-    # of every ZeRO-3 rank in the DeepSpeed state (what --resume loads)
+    # the checkpoint: HF weights of the fp32 module (the engine loads them as bf16), the fp32 weights and
+    # Adam state of every ZeRO-3 rank in the DeepSpeed state (what --resume loads)
     import torch
     from safetensors import safe_open
 
     last = out / "checkpoints" / "step_4"
     with safe_open(str(last / "model.safetensors"), "pt") as f:
-        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}
     states = sorted((last / "deepspeed" / "state").glob("*optim_states.pt"))
     assert len(states) == 2
     for path in states:
