@@ -233,10 +233,12 @@ class WeightSyncConfig(Section):
 # weight_sync.logprob_tolerance: auto, per model.dtype, from the largest probe gap |logp_engine - logp_learner|
 # measured with a correct sync (benchmarks/README.md, "bf16 on CPU"). float32: 3.8e-5 over 160 steps of five
 # SmolLM2 runs -> 2e-3. bfloat16 (vLLM's CPU kernels and the learner round differently; bf16 logits of
-# magnitude 16-32 are 0.06-0.125 apart): 0.29 on SmolLM2 (1326 tokens, sampled completions; 0.10 on
-# greedy ones like the probe's), 0.004 on the tiny model -> 0.5, which a sync that sends nothing exceeds
-# on the tiny model after one step (1.25). float16 has no measured value: give a number.
-AUTO_LOGPROB_TOLERANCE = {"float32": 2.0e-3, "bfloat16": 0.5}
+# magnitude 16-32 are 0.06-0.125 apart): up to 0.30 over the Prolog recipe's 32 steps in DeepSpeed's bf16
+# mode and 0.49 under bf16 autocast (the learner's residual stream is fp32, the engine's bf16) -> 1.0.
+# In bf16 the probe so catches gross faults only: a sync that sends nothing leaves gaps of 0.3-0.6 on the
+# tiny model (near-uniform outputs), inside bf16's noise on SmolLM2. float16 has no measured value: give a
+# number.
+AUTO_LOGPROB_TOLERANCE = {"float32": 2.0e-3, "bfloat16": 1.0}
 
 
 Strategy = Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]

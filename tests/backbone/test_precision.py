@@ -188,12 +188,14 @@ def test_bf16_resume_is_exact(bf16_run, tmp_path, model_cache):
         assert x["logprob_diff_max"] == pytest.approx(y["logprob_diff_max"], abs=1e-6)
 
 
-def test_bf16_broken_sync_exceeds_the_bf16_tolerance(tmp_path, model_cache):
+def test_bf16_broken_sync_is_caught_by_the_bf16_probe(tmp_path, model_cache):
     """A sync that sends no weights (the engines keep sampling from the starting policy) is caught by the
-    probe at the bf16 tolerance after the first step. (A sync that leaves out a single layer is not,
-    on this model: its gap after 4 steps, 0.016, is under the bf16 noise of larger models; see
-    benchmarks/README.md, "bf16 on CPU".)"""
-    r = run_oorl(*bf16_args(model_cache, "trainer.steps=2", "trainer.save_every=0"), "--output-dir", str(tmp_path / "run"),
-                 env={"OORL_FAULT_SYNC_SKIP": "."})
+    bf16 probe (bf16 engine vs bf16 learner) at a tolerance set for the tiny model: its correct-sync
+    gaps are ~0.004, this fault's 0.37 after the first step. (The ``auto`` bf16 tolerance, 1.0, is set
+    for SmolLM2's correct-sync gaps of up to 0.49 and would not catch it: in bf16 the probe guards
+    against gross faults only; see oorl/config.py, AUTO_LOGPROB_TOLERANCE.)"""
+    r = run_oorl(*bf16_args(model_cache, "trainer.steps=2", "trainer.save_every=0", "weight_sync.logprob_tolerance=0.2"),
+                 "--output-dir", str(tmp_path / "run"), env={"OORL_FAULT_SYNC_SKIP": "."})
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
     assert "logprobs differ from the learner's" in r.stderr and "Traceback" not in r.stderr
+    assert "step 1:" in r.stderr
