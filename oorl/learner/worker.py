@@ -119,8 +119,12 @@ class LearnerWorker:
     # ------------------------------------------------------------------ forward helpers
     def _logprobs(self, model, mb, temperature: float = 1.0) -> torch.Tensor:
         agree = self._all_ranks if self.cfg.learner.zero_stage == 3 and self.world_size > 1 else None
-        return micro_batch_logprobs(model, mb, self.device, share_prompt=self.cfg.learner.share_prompt,
-                                    temperature=temperature, agree=agree)
+        # the reference is a plain module below ZeRO-3 (a DeepSpeed engine, autocast by its config, at 3):
+        # under bf16 autocast it computes as the policy does
+        plain_ref = self.autocast and model is self.ref and not hasattr(model, "module")
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=plain_ref):
+            return micro_batch_logprobs(model, mb, self.device, share_prompt=self.cfg.learner.share_prompt,
+                                        temperature=temperature, agree=agree)
 
     def _all_ranks(self, flag: bool) -> bool:
         """True when ``flag`` is true on every rank (ZeRO-3: the ranks' forwards must match)."""

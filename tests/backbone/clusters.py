@@ -25,18 +25,28 @@ def sh(*args, env, timeout=300, check=True):
     return r
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct ports free now: every socket stays bound until all are chosen (one bound and
+    closed at a time, the kernel may hand the same port out twice, which Ray refuses)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
-def node_ports() -> list[str]:
-    """Ports of one node's own servers, free now: Ray's defaults are fixed numbers, which a second
-    node on this machine (or another test cluster) would also take."""
-    return ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
-            "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-            "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port())]
+def node_ports(*taken: int) -> list[str]:
+    """Ports of one node's own servers, free now and distinct from ``taken``: Ray's defaults are fixed
+    numbers, which a second node on this machine (or another test cluster) would also take."""
+    names = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
+             "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port"]
+    while True:
+        ports = free_ports(len(names))
+        if not set(ports) & set(taken):
+            return [x for name, port in zip(names, ports) for x in (name, str(port))]
 
 
 class Cluster:
@@ -48,12 +58,12 @@ class Cluster:
         self.env = dict(os.environ, RAY_AUTH_MODE="token", PATH=f"{BIN}:{os.environ['PATH']}", RAY_TMPDIR=self.tmp)
         self.env.pop("RAY_ADDRESS", None)
         sh(BIN / "ray", "get-auth-token", "--generate", env=self.env)
-        self.gcs_port, dash = free_port(), free_port()
+        self.gcs_port, dash = free_ports(2)
         self.nodes = 0
         self.address = f"http://127.0.0.1:{dash}"
         sh(BIN / "ray", "start", "--head", "--port", self.gcs_port, "--num-cpus", head_cpus, "--resources",
            head_resources, "--dashboard-host", "127.0.0.1", "--dashboard-port", dash, "--temp-dir", self.tmp,
-           "--disable-usage-stats", *node_ports(), env=self.env, timeout=180)
+           "--disable-usage-stats", *node_ports(self.gcs_port, dash), env=self.env, timeout=180)
 
     def add_node(self, cpus: int, resources: str = "{}", wrap: list[str] = ()) -> None:
         """A worker node (``wrap``: a command line to start it under, e.g. ``unshare --mount ...``)."""

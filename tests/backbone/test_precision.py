@@ -64,7 +64,7 @@ from oorl.learner.worker import LearnerWorker
 from oorl.models import resolve_model
 stage, cache, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 cfg = load_config("configs/smoke-cpu.yaml", ["model.dtype=bfloat16", f"model.cache_dir={cache}", "learner.world_size=1",
-                  f"learner.bf16_mode={mode}",
+                  f"learner.bf16_mode={mode}", "algo.kl_coef=0.1",  # with a reference policy
                   f"learner.zero_stage={stage}", "rollout.prompts_per_step=2", "rollout.n_samples=8"])
 model_dir = resolve_model(cfg.model.path, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
 with socket.socket() as s:
@@ -76,10 +76,13 @@ def weights():  # the bf16 module weights (gathered under ZeRO-3)
     with deepspeed.zero.GatheredParameters(list(params.values()), enabled=stage == 3):
         return {n: p.detach().float().clone() for n, p in params.items()}
 before = weights()
-seen = set()  # the dtype the model's Linear layers compute in
+seen, seen_ref = set(), set()  # the dtype the policy's and the reference's Linear layers compute in
 for mod in w.engine.module.modules():
     if isinstance(mod, torch.nn.Linear):
         mod.register_forward_hook(lambda m, i, o: seen.add(str(o.dtype)))
+for mod in getattr(w.ref, "module", w.ref).modules():
+    if isinstance(mod, torch.nn.Linear):
+        mod.register_forward_hook(lambda m, i, o: seen_ref.add(str(o.dtype)))
 g = torch.Generator().manual_seed(0)
 prompts = [[1, 5, 6, 7]] * 8 + [[1, 8, 9]] * 8
 responses = [torch.randint(10, 150, (6,), generator=g).tolist() for _ in prompts]
@@ -87,7 +90,7 @@ batch = build_batch(prompts, responses, torch.randn(16, generator=g).tolist(), p
 m = w.train_step(batch)
 after = weights()
 moved = sum(int(after[n].numel() > 0 and not torch.equal(before[n], after[n])) for n in before)
-print("RESULT", json.dumps({**w.precision(), "loss": m["loss"], "moved": moved, "n": len(before), "linear_out": sorted(seen),
+print("RESULT", json.dumps({**w.precision(), "loss": m["loss"], "moved": moved, "n": len(before), "linear_out": sorted(seen), "ref_linear_out": sorted(seen_ref),
                             "dtypes": sorted({str(p.dtype) for p in w.engine.module.parameters()})}))
 """
 
@@ -106,6 +109,7 @@ def test_learner_bf16_keeps_fp32_master_weights(stage, model_cache):
     and a training step that moves the bf16 weights."""
     res, out = learner_step(stage, "master", model_cache)
     assert res["compute"] == "bfloat16" and res["dtypes"] == ["torch.bfloat16"] and res["linear_out"] == ["torch.bfloat16"]
+    assert res["ref_linear_out"] == ["torch.bfloat16"], res
     assert res["master"] == "float32" and res["optimizer_state"] == "float32", res
     assert res["moved"] > res["n"] // 2, res  # lr 3e-3: most bf16 weights change after one update
     assert f"ZeRO stage {stage}" in out and "bfloat16 compute, float32 master weights" in out
@@ -117,6 +121,7 @@ def test_learner_bf16_autocast_computes_in_bf16_on_fp32_weights(stage, model_cac
     Linear layers compute in bf16 under DeepSpeed's torch_autocast."""
     res, out = learner_step(stage, "autocast", model_cache)
     assert res["dtypes"] == ["torch.float32"] and res["linear_out"] == ["torch.bfloat16"], res
+    assert res["ref_linear_out"] == ["torch.bfloat16"], res  # the reference computes as the policy does
     assert res["master"] == "float32" and res["optimizer_state"] == "float32", res
     assert res["moved"] > res["n"] // 2, res
     assert f"ZeRO stage {stage}" in out and "bfloat16 autocast over float32 compute" in out
