@@ -163,12 +163,6 @@ class AlgoConfig(Section):
                                               "rollout engine's logprob (the policy that sampled it); auto: on with "
                                               "trainer.async_steps 1")
     tis_cap: float = Field(2.0, gt=0, description="the truncation of the importance weight (veRL's tis_imp_ratio_cap)")
-
-    @field_validator("tis", mode="before")
-    @classmethod
-    def _yaml_on_off(cls, v):
-        # YAML 1.1 reads an unquoted on/off (``algo.tis=on``) as a boolean
-        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
     loss_agg: Literal["token_mean", "seq_mean_token_sum", "seq_mean_token_mean"] = "token_mean"
     kl_coef: float = Field(0.0, ge=0)
     kl_estimator: Literal["k1", "k2", "k3"] = "k3"
@@ -212,6 +206,12 @@ class AlgoConfig(Section):
         """The learner keeps the frozen reference policy: for the KL term, the off-policy losses, and the
         held-out IR-group eval (whenever algo.gepo.path is set)."""
         return self.kl_coef > 0 or self.offpolicy is not None or bool(self.gepo.path)
+
+    @field_validator("tis", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, v):
+        # YAML 1.1 reads an unquoted on/off (``algo.tis=on``) as a boolean
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
 
 class WeightSyncConfig(Section):

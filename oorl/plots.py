@@ -250,16 +250,16 @@ def plot_timeline(run_dir: str | Path, out_name: str = TIMELINE_PNG) -> Path | N
     return _save(fig, run / out_name)
 
 
-if __name__ == "__main__":  # python -m oorl.plots RUN_DIR
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m oorl.plots RUN_DIR")
-    print(plot_run(sys.argv[1]) or "nothing to plot yet")
-    print(plot_timeline(sys.argv[1]) or "no timeline yet")
-
-
 def _save(fig, out):
     """Write ``fig`` to ``out`` through a temporary file (a reader never sees half a PNG)."""
     tmp = out.with_name(f".{out.name}.tmp")
     fig.savefig(tmp, format="png")
     os.replace(tmp, out)
     return out
+
+
+if __name__ == "__main__":  # python -m oorl.plots RUN_DIR
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m oorl.plots RUN_DIR")
+    print(plot_run(sys.argv[1]) or "nothing to plot yet")
+    print(plot_timeline(sys.argv[1]) or "no timeline yet")

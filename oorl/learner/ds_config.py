@@ -24,8 +24,9 @@ def bf16_mode(learner, dtype: str, use_gpu: bool) -> str | None:
     against 24.5% in fp32, master on GPUs (their usual setting, half the memory for weights and grads)."""
     if dtype != "bfloat16":
         return None
-    mode = getattr(learner, "bf16_mode", "master")
-    return ("master" if use_gpu else "autocast") if mode == "auto" else mode
+    if learner.bf16_mode == "auto":
+        return "master" if use_gpu else "autocast"
+    return learner.bf16_mode
 
 
 def deepspeed_config(learner, dtype: str, grad_accum_steps: int, use_gpu: bool) -> dict:

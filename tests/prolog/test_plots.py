@@ -40,3 +40,15 @@ def test_nothing_to_plot(tmp_path):
     assert plot_run(tmp_path) is None
     _write(tmp_path, [{"step": 1, "reward_mean": float("nan")}, {"step": 2, "reward_mean": 1.0}])
     assert plot_run(tmp_path) is not None
+
+
+def test_command_line_redraws_a_run(tmp_path):
+    """``python -m oorl.plots RUN_DIR``: the curves of a run directory, drawn from outside the run."""
+    import subprocess
+    import sys
+
+    _write(tmp_path, [{"step": 1, "reward_mean": 0.1}, {"step": 2, "reward_mean": 0.3}])
+    r = subprocess.run([sys.executable, "-m", "oorl.plots", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert str(tmp_path / PNG_NAME) in r.stdout and "no timeline yet" in r.stdout
+    assert (tmp_path / PNG_NAME).read_bytes()[:4] == b"\x89PNG"
