@@ -13,7 +13,7 @@ Precision and options are each system's fastest here (measured; ``--oorl-dtype``
 
 * OORL: the real trainer (``oorl.trainer.Trainer`` with ``configs/bench-cpu.yaml``), on a private
   local Ray instance; tokens and phase times come from its ``metrics.jsonl``. ``model.dtype``
-  bfloat16 by default (DeepSpeed bf16 learner, bf16 vLLM engine and weight sync).
+  bfloat16 by default (bf16 autocast over the fp32 learner, bf16 vLLM engine and weight sync).
 * TRL: ``trl.GRPOTrainer``, ``bf16=True`` by default (bf16 autocast over fp32 weights, the
   Trainer's mixed precision), generating with ``transformers.generate`` (``use_vllm=False``), or
   with vLLM colocated in its process with ``--trl-vllm``.
@@ -445,13 +445,7 @@ def run_floors(a: argparse.Namespace, work: Path) -> dict:
     # the matmul peak first, in a process nothing else has touched yet (vLLM's CPU worker may pin threads)
     from transformers import AutoConfig
 
-    hf = AutoConfig.from_pretrained(a.model_dir)
-    rows = a.micro_batch * a.max_new_tokens
-    kv = hf.hidden_size // hf.num_attention_heads * hf.num_key_value_heads
-    shapes = {"q,o": (rows, hf.hidden_size, hf.hidden_size), "k,v": (rows, hf.hidden_size, kv),
-              "mlp up/gate": (rows, hf.hidden_size, hf.intermediate_size),
-              "mlp down": (rows, hf.intermediate_size, hf.hidden_size),
-              "lm head": (rows, hf.hidden_size, hf.vocab_size), "square 2048^3": (2048, 2048, 2048)}
+    shapes = bench_learner.learner_matmul_shapes(AutoConfig.from_pretrained(a.model_dir), a.micro_batch * a.max_new_tokens)
     dtype = torch.bfloat16 if a.oorl_dtype == "bfloat16" else torch.float32
     peak = bench_learner.matmul_peak(shapes, dtype, reps=5)
     affinity = sorted(os.sched_getaffinity(0))
@@ -599,10 +593,10 @@ def main() -> None:
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), TOKENIZERS_PARALLELISM="false",
                TRANSFORMERS_VERBOSITY="error", RAY_DEDUP_LOGS="0")
     results: dict[str, dict] = {}
-    for system in ("oorl", "floors", "trl"):
-        if (a.only and a.only != system and not (system == "floors" and a.only == "oorl")) or \
-                (system == "floors" and not a.roofline):
-            continue
+    systems = [a.only] if a.only else ["oorl", "trl"]
+    if a.roofline and "oorl" in systems:
+        systems.insert(1, "floors")  # OORL's floors, right after its run
+    for system in systems:
         out = work / f"{system}-result.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], "--_worker", system,
                "--_model-dir", model_dir, "--_result", str(out), "--work-dir", str(work)]

@@ -59,6 +59,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # ----------------------------------------------------------------------------------- child process
+def learner_matmul_shapes(hf, rows: int) -> dict[str, tuple[int, int, int]]:
+    """The learner's matmuls as ``(m, k, n)`` for ``rows`` token rows of a micro-batch (attention
+    projections, MLP, LM head), and one large square one."""
+    h, inter, vocab = hf.hidden_size, hf.intermediate_size, hf.vocab_size
+    kv = h // hf.num_attention_heads * hf.num_key_value_heads
+    return {f"q,o  ({rows} tok) x{h} -> {h}": (rows, h, h), f"k,v  ({rows} tok) x{h} -> {kv}": (rows, h, kv),
+            f"mlp  ({rows} tok) x{h} -> {inter}": (rows, h, inter), f"down ({rows} tok) x{inter} -> {h}": (rows, inter, h),
+            f"head ({rows} tok) x{h} -> {vocab}": (rows, h, vocab), "square 2048^3": (2048, 2048, 2048)}
+
+
 def matmul_peak(shapes: dict[str, tuple[int, int, int]], dtype, reps: int) -> dict[str, float]:
     """GFLOP/s of ``(m, k) @ (k, n)`` per named shape, best of ``reps`` timed runs after a warm-up."""
     import torch
@@ -184,14 +194,7 @@ def child(a: argparse.Namespace) -> dict:
     worker = LearnerWorker(cfg.model_dump(), model_dir, 0, 1, "127.0.0.1", port, use_gpu=False, num_threads=a.threads)
     dtype = torch.bfloat16 if dtype_name == "bfloat16" else torch.float32
     hf = worker.engine.module.config
-    rows = cfg.learner.micro_batch_size * a.response_tokens
-    kv = hf.hidden_size // hf.num_attention_heads * hf.num_key_value_heads
-    shapes = {"q,o  (8x64 tok) x576 -> 576": (rows, hf.hidden_size, hf.hidden_size),
-              "k,v  (8x64 tok) x576 -> %d" % kv: (rows, hf.hidden_size, kv),
-              "mlp  (8x64 tok) x576 -> %d" % hf.intermediate_size: (rows, hf.hidden_size, hf.intermediate_size),
-              "down (8x64 tok) x%d -> 576" % hf.intermediate_size: (rows, hf.intermediate_size, hf.hidden_size),
-              "head (8x64 tok) x576 -> %d" % hf.vocab_size: (rows, hf.hidden_size, hf.vocab_size),
-              "square 2048^3": (2048, 2048, 2048)}
+    shapes = learner_matmul_shapes(hf, cfg.learner.micro_batch_size * a.response_tokens)
     turn()
     peak = matmul_peak(shapes, dtype, a.reps)
     batch = make_batch(cfg, hf.vocab_size, a.prompt_tokens, a.response_tokens)
