@@ -20,7 +20,10 @@ session logs) and say so once. Subprocesses of an actor (vLLM's engine core when
 process, the jailed programs' launchers) inherit its log file.
 
 Driver: :func:`route_driver_output` runs before the heavy imports (``oorl train``) and again in
-``connect`` for the console handlers the libraries added meanwhile.
+``connect`` for the console handlers the libraries added meanwhile. Ray's own processes (raylet, GCS)
+print their errors to the driver too, and repeat some every few seconds for as long as the condition
+lasts (a disk over 95% full: every 10 s); :func:`show_cluster_messages_once` lets each through once and
+writes every occurrence to ``driver.log``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -43,6 +47,9 @@ OWN_HANDLER_LOGGERS = ("ray", "DeepSpeed", "transformers", "vllm")
 # monitor reads them from the stream it forwards, so they go to the console stream, not the log file.
 RAY_LABELS = (":actor_name:", ":task_name:", ":job_id:")
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Ray's processes whose error output Ray's log monitor forwards to the driver (the batch's "pid")
+CLUSTER_PROCESSES = ("raylet", "gcs_server")
+_NUMBERED = re.compile(r"\d|0x[0-9a-fA-F]")
 
 _state: dict = {}
 
@@ -234,3 +241,57 @@ def route_driver_output(directory: Path, library_level: str = "ERROR") -> None:
                 h.addFilter(policy)
         if not lg.propagate and file_handler not in lg.handlers:
             lg.addHandler(file_handler)
+
+
+def _message_key(line: str) -> str:
+    """A message with its timestamps, counts and sizes left out (its words that hold no digit)."""
+    return " ".join(w for w in line.split() if not _NUMBERED.search(w))
+
+
+class ClusterMessagesOnce:
+    """Wraps the driver's printer of forwarded output (Ray's ``ray_print_logs`` handler): a raylet or
+    GCS message reaches the console the first time, its repeats (the same words, other numbers) go to
+    ``driver.log`` only; every occurrence is in ``driver.log``. Actors' output passes unchanged."""
+
+    def __init__(self, forward, record) -> None:
+        self.forward, self.record = forward, record
+        self._seen: set[tuple[str, str]] = set()
+
+    def __call__(self, data: dict) -> None:
+        source = data.get("pid")
+        if source not in CLUSTER_PROCESSES:
+            return self.forward(data)
+        first = []
+        for line in data.get("lines", []):
+            self.record(f"({source}) {line}")
+            key = (source, _message_key(line))
+            if key not in self._seen:
+                self._seen.add(key)
+                first.append(f"{line} [shown once; repeats in logs/{DRIVER_LOG}]")
+        if first:
+            self.forward({**data, "lines": first})
+
+
+def _to_driver_log(text: str) -> None:
+    handler = _state.get("file_handler")
+    if handler is not None:
+        handler.handle(logging.makeLogRecord({"name": "ray.cluster", "levelno": logging.WARNING,
+                                              "levelname": "WARNING", "msg": text}))
+
+
+def show_cluster_messages_once() -> bool:
+    """Put :class:`ClusterMessagesOnce` around the driver's printer of forwarded output (after
+    ``ray.init``). Ray has no public hook for it: where its dispatcher is not as expected (another Ray
+    version), nothing changes and False is returned."""
+    try:
+        from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
+        with dispatcher._lock:
+            handlers = []
+            for name, handler in dispatcher.handlers:
+                if name == "ray_print_logs" and not isinstance(handler, ClusterMessagesOnce):
+                    handler = ClusterMessagesOnce(handler, _to_driver_log)
+                handlers.append((name, handler))
+            dispatcher.handlers = handlers
+            return any(isinstance(h, ClusterMessagesOnce) for _, h in handlers)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return False

@@ -25,7 +25,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from oorl.config import Config
 from oorl.errors import UserError
 from oorl.logs import HOOK as LOG_HOOK
-from oorl.logs import route_driver_output, worker_env
+from oorl.logs import route_driver_output, show_cluster_messages_once, worker_env
 
 
 @dataclass
@@ -60,6 +60,7 @@ def connect(cfg: Config) -> None:
     runtime_env = {"env_vars": env, "worker_process_setup_hook": LOG_HOOK}
     if address and address != "local":
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        show_cluster_messages_once()
         return _say_connected(f"joined the cluster at {address}", cfg.run_dir() / "logs")
     try:
         if address == "local":
@@ -73,6 +74,7 @@ def connect(cfg: Config) -> None:
         ray.init(num_cpus=max(os.cpu_count() or 1, int(need + 0.999)), include_dashboard=False,
                  runtime_env=runtime_env)
         how = "started a local cluster"
+    show_cluster_messages_once()
     _say_connected(how, cfg.run_dir() / "logs")
 
 

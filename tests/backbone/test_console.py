@@ -25,6 +25,10 @@ def test_console_keeps_oorl_lines_and_actor_output_goes_to_logs(smoke_run):
                     "Triton", "Writing model shards",
                     "(LearnerWorker", "(RolloutWorker pid"):
         assert chatter not in console, chatter
+    # a raylet error repeated every 10 s (the disk is "full"): once on the console, each time in driver.log
+    disk = [ln for ln in lines if "file_system_monitor" in ln]
+    assert len(disk) == 1 and "repeats in logs/driver.log" in disk[0], disk
+    assert (out / "logs" / "driver.log").read_text().count("file_system_monitor") >= 3
     other = [ln for ln in lines if not ln.startswith("step ") and "-FROM-ACTOR" not in ln]  # the loud reward: each step
     assert len(other) <= 10, "\n".join(other)
 

@@ -11,7 +11,7 @@ import pytest
 
 from oorl.config import load_config
 from oorl.errors import UserError
-from oorl.logs import ConsoleFilter
+from oorl.logs import ClusterMessagesOnce, ConsoleFilter
 from oorl.runlog import MetricsLog
 from tests.conftest import run_oorl
 
@@ -166,3 +166,25 @@ def test_console_policy():
     rec = _record("ray", logging.ERROR)
     assert f.filter(rec) and not f.filter(rec)  # one record through two handlers: shown once
     assert ConsoleFilter("WARNING").filter(_record("vllm.engine", logging.WARNING))
+
+
+def _disk_line(ts, gb):
+    return (f"[2026-12-06 08:31:{ts},039 E 10782 10795] (raylet) file_system_monitor.cc:116: /tmp/ray/session_x "
+            f"is over 95% full, available space: {gb} GB; capacity: 251.972 GB. Object creation will fail if "
+            "spilling is required.")
+
+
+def test_a_cluster_message_repeated_every_few_seconds_reaches_the_console_once():
+    printed, recorded = [], []
+    once = ClusterMessagesOnce(lambda data: printed.append(data), recorded.append)
+    for ts, gb in ((36, "11.6941"), (46, "11.6939"), (56, "11.6901")):  # the raylet: every 10 s
+        once({"pid": "raylet", "ip": "10.0.0.1", "is_err": True, "lines": [_disk_line(ts, gb)]})
+    once({"pid": "raylet", "ip": "10.0.0.1", "is_err": True, "lines": ["[08:32:00 E] (raylet) worker died"]})
+    actor = {"pid": 4242, "ip": "10.0.0.1", "is_err": True, "actor_name": "RewardWorker", "lines": ["x", "x"]}
+    once(actor)
+    once(actor)
+    shown = [ln for d in printed for ln in d["lines"]]
+    assert len(shown) == 2 + 4  # the disk message once, the other raylet message, the actor's lines untouched
+    assert "available space: 11.6941 GB" in shown[0] and "repeats in logs/driver.log" in shown[0]
+    assert "worker died" in shown[1] and printed[-1] is actor
+    assert len(recorded) == 4 and all(r.startswith("(raylet) ") for r in recorded)  # every occurrence
