@@ -123,6 +123,10 @@ class LearnerConfig(Section):
         "master copy and Adam state); 'autocast' = the module stays fp32 (it is the master) and the forward runs "
         "under torch.autocast(bfloat16): matmuls in bf16, norms, softmax and the residual stream in fp32; "
         "'auto' = autocast on CPU (the bf16 mode learned far less there, README), master on GPUs")
+    attn_implementation: Literal["auto", "eager", "sdpa", "flash_attention_2", "flex_attention"] = Field(
+        "auto", description="the learner's attention kernel (Hugging Face's attn_implementation): 'auto' = "
+        "eager on CPU (PyTorch's CPU flash-attention backward ran at 41 GFLOP/s: eager trained 8-10% faster, "
+        "benchmarks/README.md), Hugging Face's default (sdpa) on GPUs")
 
 
 class GepoConfig(Section):

@@ -28,6 +28,46 @@ from oorl.learner.ds_config import bf16_mode, deepspeed_config
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def attention_kernel(learner, use_gpu: bool) -> str | None:
+    """``learner.attn_implementation`` for Hugging Face (None: its default). ``auto``: eager on CPU,
+    where PyTorch's flash-attention backward is slow (41 GFLOP/s at the learner's shapes), the
+    library's default (sdpa) on GPUs."""
+    if learner.attn_implementation != "auto":
+        return learner.attn_implementation
+    return None if use_gpu else "eager"
+
+
+class CastOncePerUpdate:
+    """Under bf16 autocast: one autocast region over the micro-batches of an optimizer update.
+
+    Autocast caches its bf16 copy of each weight until its outermost region ends; DeepSpeed's
+    forward opens a region per micro-batch, so every forward re-cast all weights. Inside this region
+    each weight is cast once per update (the gradients are bit for bit the same). It closes before
+    the optimizer step changes the weights. Off below autocast and at ZeRO-3, where holding a bf16
+    copy of every gathered weight for the whole update would undo the sharding's memory saving.
+    """
+
+    def __init__(self, device_type: str, enabled: bool) -> None:
+        self.device_type, self.enabled = device_type, enabled
+        self._region = None
+
+    def open(self) -> None:
+        if self.enabled and self._region is None:
+            self._region = torch.autocast(self.device_type, dtype=torch.bfloat16)
+            self._region.__enter__()
+
+    def close(self) -> None:
+        if self._region is not None:
+            region, self._region = self._region, None
+            region.__exit__(None, None, None)
+
+    def __enter__(self) -> "CastOncePerUpdate":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class LearnerWorker:
     def __init__(self, cfg: dict, model_dir: str, rank: int, world_size: int, master_addr: str,
                  master_port: int, use_gpu: bool, num_threads: int = 1) -> None:
@@ -59,7 +99,8 @@ class LearnerWorker:
         ds_cfg = deepspeed_config(lc, self.cfg.model.dtype, self.cfg.grad_accum_steps, use_gpu)
         self._hf_ds = HfDeepSpeedConfig(ds_cfg) if lc.zero_stage == 3 else None  # partition at load
         torch.manual_seed(self.cfg.seed)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+        self.attn = attention_kernel(lc, use_gpu)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation=self.attn)
         if self.cfg.model.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         model.config.use_cache = False
@@ -105,7 +146,7 @@ class LearnerWorker:
         """The frozen reference policy; sharded with ZeRO-3 when the learner is, else a plain copy."""
         from transformers import AutoModelForCausalLM
 
-        ref = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+        ref = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation=self.attn)
         ref.eval().requires_grad_(False)
         if self.cfg.learner.zero_stage == 3:
             import deepspeed
@@ -189,32 +230,35 @@ class LearnerWorker:
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
 
-        if batch is None:  # off-policy only: the same updates, the micro-steps without an on-policy term
-            for _ in range(updates):
-                for i in range(gas):
-                    if i == 0:
-                        stats = {"loss": 0.0}
-                        for prep in offpolicy:
-                            value, ostats = offpolicy_backward(self, prep, scale)
-                            stats["loss"] += value
-                            stats.update(ostats)
-                        add(stats)
-                    count += 1
-                    self.engine.step()
-        else:
-            n = batch["input_ids"].shape[0]
-            mini = n // lc.mini_batches_per_step
-            if updates > 1:  # the behaviour policy's logprobs, before any update of this step
-                batch = dict(batch, old_logp=self._padded_logprobs(batch))
-            for _epoch in range(lc.epochs_per_step):
-                for m in range(lc.mini_batches_per_step):
-                    part = {k: v[m * mini:(m + 1) * mini] for k, v in batch.items()}
-                    mbs = micro_batches(part, lc.micro_batch_size)
-                    g_tok, g_seq = self._global_counts(mbs)
-                    for i, mb in enumerate(mbs):
-                        add(self._micro_step(mb, g_tok, g_seq, scale, offpolicy if i == 0 else ()))
+        with CastOncePerUpdate(self.device.type, self.autocast and lc.zero_stage < 3) as casts:
+            if batch is None:  # off-policy only: the same updates, the micro-steps without an on-policy term
+                for _ in range(updates):
+                    for i in range(gas):
+                        if i == 0:
+                            casts.open()
+                            stats = {"loss": 0.0}
+                            for prep in offpolicy:
+                                value, ostats = offpolicy_backward(self, prep, scale)
+                                stats["loss"] += value
+                                stats.update(ostats)
+                            add(stats)
                         count += 1
-                        self.engine.step()
+                        self._engine_step(casts)
+            else:
+                n = batch["input_ids"].shape[0]
+                mini = n // lc.mini_batches_per_step
+                if updates > 1:  # the behaviour policy's logprobs, before any update of this step
+                    batch = dict(batch, old_logp=self._padded_logprobs(batch))
+                for _epoch in range(lc.epochs_per_step):
+                    for m in range(lc.mini_batches_per_step):
+                        part = {k: v[m * mini:(m + 1) * mini] for k, v in batch.items()}
+                        mbs = micro_batches(part, lc.micro_batch_size)
+                        g_tok, g_seq = self._global_counts(mbs)
+                        for i, mb in enumerate(mbs):
+                            casts.open()
+                            add(self._micro_step(mb, g_tok, g_seq, scale, offpolicy if i == 0 else ()))
+                            count += 1
+                            self._engine_step(casts)
         offp = tuple(f"{p.name}/" for p in offpolicy)  # once per update, not per micro-batch
 
         def mean(k, v):
@@ -230,6 +274,13 @@ class LearnerWorker:
         metrics["lr"] = float(self.scheduler.get_last_lr()[0])
         metrics["train_time_s"] = time.perf_counter() - t0
         return metrics
+
+    def _engine_step(self, casts: CastOncePerUpdate) -> None:
+        """DeepSpeed's step after a micro-batch; at an update (the accumulation boundary) the weights
+        change, so the cast region closes first."""
+        if self.engine.is_gradient_accumulation_boundary():
+            casts.close()
+        self.engine.step()
 
     @torch.no_grad()
     def _padded_logprobs(self, batch) -> torch.Tensor:

@@ -26,6 +26,7 @@ def test_defaults_and_dotted_overrides(tmp_path):
     ("placement.reward_strategy=RANDOM", "config field 'placement.reward_strategy'"),
     ("placement.max_restarts=-1", "config field 'placement.max_restarts'"),
     ("algo.tis=yes please", "config field 'algo.tis'"),
+    ("learner.attn_implementation=fast", "config field 'learner.attn_implementation'"),
 ])
 def test_bad_overrides_name_the_field(override, needle):
     with pytest.raises(UserError) as e:

@@ -1,5 +1,6 @@
 """The learner's shared-prompt / response-only forward gives the same logprobs and gradients as the
-plain full forward, on a tiny real Llama."""
+plain full forward, on a tiny real Llama, with either attention kernel the learner uses (sdpa; eager,
+the CPU default of learner.attn_implementation)."""
 
 import pytest
 import torch
@@ -9,15 +10,28 @@ from oorl.learner.batch import build_batch, token_logprobs
 from oorl.learner.forward import micro_batch_logprobs, shared_prompt_len
 
 
-@pytest.fixture(scope="module")
-def model():
+def _tiny(attn: str):
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=97, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
                       tie_word_embeddings=True)
     m = LlamaForCausalLM(cfg).float()
-    m.config._attn_implementation = "sdpa"
+    m.config._attn_implementation = attn
     return m
+
+
+@pytest.fixture(scope="module", params=["sdpa", "eager"])
+def model(request):
+    return _tiny(request.param)
+
+
+def test_eager_and_sdpa_attention_agree_on_padded_shared_prompt_batches():
+    eager, sdpa = _tiny("eager"), _tiny("sdpa")
+    for mb in (_group(list(range(30, 52)), [[11, 12, 13], [14], [15, 16, 17, 18, 19]]),  # shared prompt
+               build_batch([list(range(30, 40)), list(range(40, 46))], [[11, 12, 13], [14, 15]], [0.0, 0.0], pad_id=0)):
+        mask = mb["loss_mask"][:, 1:].bool()
+        a, b = micro_batch_logprobs(eager, mb, "cpu"), micro_batch_logprobs(sdpa, mb, "cpu")
+        assert torch.allclose(a[mask], b[mask], atol=1e-5)
 
 
 def _group(prompt, responses, adv=None):

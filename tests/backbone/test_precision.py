@@ -57,7 +57,7 @@ def test_probe_tolerance_is_per_dtype():
 
 
 LEARNER_STEP = """
-import json, socket, sys, torch
+import json, os, socket, sys, torch
 from oorl.config import load_config
 from oorl.learner.batch import build_batch
 from oorl.learner.worker import LearnerWorker
@@ -65,7 +65,10 @@ from oorl.models import resolve_model
 stage, cache, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 cfg = load_config("configs/smoke-cpu.yaml", ["model.dtype=bfloat16", f"model.cache_dir={cache}", "learner.world_size=1",
                   f"learner.bf16_mode={mode}", "algo.kl_coef=0.1",  # with a reference policy
-                  f"learner.zero_stage={stage}", "rollout.prompts_per_step=2", "rollout.n_samples=8"])
+                  f"learner.zero_stage={stage}", "rollout.prompts_per_step=2", "rollout.n_samples=8", *sys.argv[4:]])
+if os.environ.get("CAST_PER_MICRO_BATCH"):  # as before CastOncePerUpdate: autocast's region per forward only
+    from oorl.learner.worker import CastOncePerUpdate
+    CastOncePerUpdate.open = lambda self: None
 model_dir = resolve_model(cfg.model.path, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
@@ -90,15 +93,17 @@ batch = build_batch(prompts, responses, torch.randn(16, generator=g).tolist(), p
 m = w.train_step(batch)
 after = weights()
 moved = sum(int(after[n].numel() > 0 and not torch.equal(before[n], after[n])) for n in before)
-print("RESULT", json.dumps({**w.precision(), "loss": m["loss"], "moved": moved, "n": len(before), "linear_out": sorted(seen), "ref_linear_out": sorted(seen_ref),
+checksum = sum(float(t.double().sum()) for t in after.values())
+print("RESULT", json.dumps({**w.precision(), "loss": m["loss"], "moved": moved, "n": len(before), "checksum": checksum,
+                            "attn": w.attn, "autocast_after": torch.is_autocast_enabled("cpu"), "linear_out": sorted(seen), "ref_linear_out": sorted(seen_ref),
                             "dtypes": sorted({str(p.dtype) for p in w.engine.module.parameters()})}))
 """
 
 
-def learner_step(stage: int, mode: str, model_cache: str) -> tuple[dict, str]:
-    r = subprocess.run([sys.executable, "-c", LEARNER_STEP, str(stage), model_cache, mode], capture_output=True,
+def learner_step(stage: int, mode: str, model_cache: str, *overrides: str, env=None) -> tuple[dict, str]:
+    r = subprocess.run([sys.executable, "-c", LEARNER_STEP, str(stage), model_cache, mode, *overrides], capture_output=True,
                        text=True, timeout=600, cwd=ROOT,
-                       env=dict(os.environ, DS_ACCELERATOR="cpu", PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1"))
+                       env=dict(os.environ, DS_ACCELERATOR="cpu", PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **(env or {})))
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.split("RESULT")[1]), r.stdout
 
@@ -125,6 +130,18 @@ def test_learner_bf16_autocast_computes_in_bf16_on_fp32_weights(stage, model_cac
     assert res["master"] == "float32" and res["optimizer_state"] == "float32", res
     assert res["moved"] > res["n"] // 2, res
     assert f"ZeRO stage {stage}" in out and "bfloat16 autocast over float32 compute" in out
+    assert res["attn"] == "eager" and res["autocast_after"] is False, res  # CPU default; no region left open
+
+
+def test_one_cast_per_update_trains_exactly_as_a_cast_per_micro_batch(model_cache):
+    """CastOncePerUpdate keeps autocast's bf16 copies of the weights over an update's micro-batches: two
+    updates of two micro-batches each end on the same weights, bit for bit, as with a cast per forward
+    (a copy kept past an update would train the second one on stale weights)."""
+    two_updates = ("learner.mini_batches_per_step=2", "learner.micro_batch_size=4")
+    once, _ = learner_step(0, "autocast", model_cache, *two_updates)
+    each, _ = learner_step(0, "autocast", model_cache, *two_updates, env={"CAST_PER_MICRO_BATCH": "1"})
+    assert once["checksum"] == each["checksum"] and once["loss"] == each["loss"], (once, each)
+    assert once["moved"] > once["n"] // 2
 
 
 # ------------------------------------------------------------------------------------------- e2e
