@@ -35,7 +35,8 @@ def deepspeed_config(learner, dtype: str, grad_accum_steps: int, use_gpu: bool) 
     zero: dict = {"stage": learner.zero_stage}
     if learner.zero_stage == 3:
         zero.update({"stage3_gather_16bit_weights_on_model_save": True, "stage3_param_persistence_threshold": 0})
-    if learner.offload_optimizer and learner.zero_stage > 0:
+    offload = learner.offload_optimizer and learner.zero_stage > 0
+    if offload:
         zero["offload_optimizer"] = {"device": "cpu", "pin_memory": use_gpu}
     cfg = {
         "train_micro_batch_size_per_gpu": learner.micro_batch_size,
@@ -45,6 +46,9 @@ def deepspeed_config(learner, dtype: str, grad_accum_steps: int, use_gpu: bool) 
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,
     }
+    if offload:  # the learner's optimizer is PyTorch's fused AdamW, which steps CPU tensors in one kernel;
+        # DeepSpeed otherwise refuses any optimizer but its own (JIT-built) CPU Adam under offload
+        cfg["zero_force_ds_cpu_optimizer"] = False
     mode = bf16_mode(learner, dtype, use_gpu)
     if mode == "autocast":
         cfg["torch_autocast"] = {"enabled": True, "dtype": "bfloat16"}

@@ -221,3 +221,12 @@ def test_bf16_broken_sync_is_caught_by_the_bf16_probe(tmp_path, model_cache):
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
     assert "logprobs differ from the learner's" in r.stderr and "Traceback" not in r.stderr
     assert "step 1:" in r.stderr
+
+
+@pytest.mark.parametrize("stage", [2, 3])
+def test_optimizer_offload_trains(stage, model_cache):
+    """``learner.offload_optimizer``: the fp32 master weights and Adam state live on the CPU and the
+    learner's own (fused) AdamW steps them; DeepSpeed refused it before (it wants its CPU Adam)."""
+    res, out = learner_step(stage, "autocast", model_cache, "learner.offload_optimizer=true")
+    assert res["master"] == "float32" and res["optimizer_state"] == "float32", res
+    assert res["moved"] > res["n"] // 2, res
