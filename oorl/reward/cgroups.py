@@ -55,9 +55,24 @@ def _mounts() -> dict[str, Path]:
     return out
 
 
-def _write(path: Path, value: str) -> None:
-    with open(path, "w") as f:
-        f.write(value)
+def _write(path: Path | str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _read(path: Path | str) -> str:
+    """A small control file in one read (the per-run counters: no text-file object per read)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -112,8 +127,8 @@ class RunCgroup:
     def _cpu_total(self) -> float | None:
         try:
             if self.version == 1:
-                return int((self.cpu_dir / "cpuacct.usage").read_text()) / 1e9 if self.cpu_dir else None
-            for line in (self.memory_dir / "cpu.stat").read_text().splitlines():
+                return int(_read(self.cpu_dir / "cpuacct.usage")) / 1e9 if self.cpu_dir else None
+            for line in _read(self.memory_dir / "cpu.stat").splitlines():
                 if line.startswith("usage_usec "):
                     return int(line.split()[1]) / 1e6
         except (OSError, ValueError):
@@ -134,7 +149,7 @@ class RunCgroup:
     def _oom_total(self) -> int:
         f = self.memory_dir / ("memory.oom_control" if self.version == 1 else "memory.events")
         try:
-            for line in f.read_text().splitlines():
+            for line in _read(f).splitlines():
                 k, _, v = line.partition(" ")
                 if k == "oom_kill":
                     return int(v)
@@ -145,7 +160,7 @@ class RunCgroup:
     def peak_bytes(self) -> int:
         f = self.memory_dir / ("memory.max_usage_in_bytes" if self.version == 1 else "memory.peak")
         try:
-            return int(f.read_text().strip())
+            return int(_read(f).strip())
         except (OSError, ValueError):
             return 0
 
@@ -170,8 +185,7 @@ class RunCgroup:
     def member_pids(self) -> list[int]:
         """The processes of the group, from one hierarchy (enough for processes born in the group)."""
         try:
-            with open(self.procs_files[0] if self.procs_files else self.memory_dir / "cgroup.procs") as f:
-                return [int(p) for p in f.read().split()]
+            return [int(p) for p in _read(self.procs_files[0] if self.procs_files else self.memory_dir / "cgroup.procs").split()]
         except OSError:
             return self.pids()
 
@@ -179,7 +193,7 @@ class RunCgroup:
         pids: set[int] = set()
         for d in self.dirs:
             try:
-                pids.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+                pids.update(int(p) for p in _read(d / "cgroup.procs").split())
             except OSError:
                 pass
         return sorted(pids)

@@ -47,7 +47,8 @@ class Executor:
             ctx = Ctx(view, lim, program, lim.compile_memory_mb, prep)
             for name, text in {**program.files, **lang.extra_files(ctx)}.items():
                 f = job_dir / _safe_name(name)
-                f.parent.mkdir(parents=True, exist_ok=True)
+                if "/" in name:
+                    f.parent.mkdir(parents=True, exist_ok=True)
                 f.write_text(text)
             self.jail.hand_over(job_dir)
             compile_step = None

@@ -183,15 +183,15 @@ class Zygote:
         attributes and ACLs (a default ACL would decide the next program's file modes), inode
         flags. False when something could not be put back: the jail is then discarded."""
         ok = True
-        for entry in os.scandir(self.slot):
-            p = Path(entry.path)
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(p, onerror=_force)
-                else:
-                    p.unlink()
-            except OSError:
-                ok = False
+        with os.scandir(self.slot) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, onerror=_force)
+                    else:
+                        os.unlink(entry.path)
+                except OSError:
+                    ok = False
         if self.slot_written:
             try:
                 os.chmod(self.slot, 0o700)
@@ -201,7 +201,8 @@ class Zygote:
             except OSError:
                 ok = False
             self.slot_written = not ok
-        return ok and not any(os.scandir(self.slot))
+        with os.scandir(self.slot) as left:
+            return ok and next(left, None) is None
 
     # -- one command ------------------------------------------------------------------------------
     def kill_run(self, timeout_s: float = 2.0) -> bool:
@@ -269,9 +270,9 @@ class Zygote:
                     f.write(stdin)
                     f.seek(0)
                     in_fd = os.dup(f.fileno())
+                own.append(in_fd)
             else:
-                in_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            own.append(in_fd)
+                in_fd = _devnull()  # the zygote receives its own descriptor of it
             fds = [in_fd, out_w, err_w]
             if side_channel:
                 side_r, side_w = os.pipe()
@@ -385,6 +386,16 @@ class Zygote:
                           cpu_limited=cpu_limited and not timed_out, oom=oom, output_exceeded=output_exceeded,
                           peak_memory_mb=peak / (1 << 20), sandbox_error=sandbox_error,
                           side_output=bytes(side.head), leftover_processes=leftovers)
+
+
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    """One read-only /dev/null for the stdin of every run without input (opened once per process)."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    return _DEVNULL[0]
 
 
 def _inode_flags(path: Path) -> int | None:

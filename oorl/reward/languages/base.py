@@ -9,6 +9,7 @@ the function under test (a reward hack RL finds) fails instead of passing.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -41,6 +42,21 @@ class Ctx:
         return f"{self.view.job}/{name}"
 
 
+_FOUND: dict[tuple[str, str | None], str] = {}
+
+
+def _which(name: str) -> str | None:
+    """``shutil.which`` once per tool and PATH: a judge asks for its interpreter at every run (a tool
+    not found is looked up again, so one installed meanwhile is seen)."""
+    key = (name, os.environ.get("PATH"))
+    path = _FOUND.get(key)
+    if path is None:
+        path = shutil.which(name)
+        if path:
+            _FOUND[key] = path
+    return path
+
+
 def _rx(*patterns: str) -> tuple[re.Pattern, ...]:
     return tuple(re.compile(p, re.MULTILINE) for p in patterns)
 
@@ -70,7 +86,7 @@ class Language:
 
     # -- toolchain --------------------------------------------------------------------------------
     def tool(self, name: str) -> str:
-        path = shutil.which(name)
+        path = _which(name)
         if not path:
             raise UserError(f"{self.name}: `{name}` is not installed; run `bash cluster/setup.sh` "
                             f"(the package lists are cluster/packages/apt.txt and npm.txt)")
