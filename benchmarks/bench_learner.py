@@ -20,7 +20,8 @@ Per dtype:
   DeepSpeed's work around it (gradient copies to the fp32 master weights, norm and clipping, copying the
   master weights back to the model), and the rest of ``train_step``;
 * **profile** of one more step (``torch.profiler``, self CPU time of the calling thread), by kind:
-  matmul, attention, vocabulary log-softmax (forward and its backward nodes), optimizer step
+  matmul, attention (SDPA's kernels, or eager attention's batched matmuls and softmax, forward and
+  backward), vocabulary log-softmax (forward and its backward nodes), optimizer step
   (everything under ``engine.step``), other (norms, activations, casts, loss, bookkeeping).
 
 Usage: ``.venv/bin/python benchmarks/bench_learner.py [--dtypes float32 bfloat16] [--threads 2]
@@ -136,6 +137,27 @@ class Timers:
         return timed
 
 
+def mark_eager_attention() -> None:
+    """Name eager attention's forward in the profile (learner.attn_implementation: eager, the CPU
+    default): its ops are a plain bmm and softmax otherwise counted as matmul and other."""
+    import torch
+    import transformers.models.llama.modeling_llama as llama
+
+    real = llama.eager_attention_forward
+
+    def marked(*args, **kw):
+        with torch.profiler.record_function("oorl.attention"):
+            return real(*args, **kw)
+
+    llama.eager_attention_forward = marked
+
+
+def attention_flops(flops_by_op: dict[str, int]) -> int:
+    """SDPA's FLOPs, or eager attention's (the model's only batched matmuls: scores and values; the
+    rotary embedding's tiny outer product is one too)."""
+    return sum(v for k, v in flops_by_op.items() if "scaled_dot_product" in k or "flash_attention" in k or "bmm" in k)
+
+
 def categorize(prof) -> dict[str, float]:
     """Seconds of self CPU time on the stepping thread by kind (see the module docstring)."""
     vocab_marks = ("oorl.vocab_logsoftmax", "LogsumexpBackward0", "GatherBackward0")
@@ -154,7 +176,8 @@ def categorize(prof) -> dict[str, float]:
             kind = "vocab log-softmax"
         elif any(n == "oorl.optimizer_step" for n in chain):
             kind = "optimizer step"
-        elif "scaled_dot_product" in e.name or "flash_attention" in e.name:
+        elif ("scaled_dot_product" in e.name or "flash_attention" in e.name
+              or any(n == "oorl.attention" or "BmmBackward" in n or "SoftmaxBackward" in n for n in chain)):
             kind = "attention"
         elif e.name in matmul:
             kind = "matmul"
@@ -223,6 +246,7 @@ def child(a: argparse.Namespace) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     count_cpu_attention()
+    mark_eager_attention()
     turn()
     t0 = time.perf_counter()
     with FlopCounterMode(display=False) as fc:  # the warm-up step, counted
@@ -249,6 +273,7 @@ def child(a: argparse.Namespace) -> dict:
     kinds = categorize(prof)
     tokens = int(batch["attention_mask"].sum())
     return {"dtype": dtype_name, "zero_stage": cfg.learner.zero_stage, "threads": torch.get_num_threads(), "precision": worker.precision(),
+            "attention_kernel": worker.attn or "sdpa (Hugging Face's default)",
             "peak_gflops": peak, "flops": flops, "flops_by_op": by_op, "warmup_step_s": warm_s,
             "step_s": step_s, "all_steps_s": [x[0] for x in steps], "cpu_s": cpu_s,
             "all_steps_cpu_s": [x[2] for x in steps], "timers": timed, "profiled_step_s": prof_s, "profile": kinds, "tokens": tokens,
@@ -262,13 +287,13 @@ def report(results: list[dict]) -> None:
     for r in results:
         p = r["precision"]
         print(f"\n== {r['dtype']}: ZeRO stage {r['zero_stage']}, {r['threads']} threads; {p['compute']} compute, {p['master']} master weights, "
-              f"{p['optimizer_state']} Adam state ({p['optimizer']}); {r['tokens']} tokens in the batch")
+              f"{p['optimizer_state']} Adam state ({p['optimizer']}); {r['attention_kernel']} attention; {r['tokens']} tokens in the batch")
         print("matmul peak (GFLOP/s, best of reps):")
         for name, g in r["peak_gflops"].items():
             print(f"  {name:<34} {g:8.1f}")
         peak = max(r["peak_gflops"].values())
         achieved = r["flops"] / r["step_s"] / 1e9
-        att = sum(v for k, v in r["flops_by_op"].items() if "scaled_dot_product" in k or "flash_attention" in k)
+        att = attention_flops(r["flops_by_op"])
         print(f"step FLOPs (FlopCounterMode): {r['flops'] / 1e9:.1f} GFLOP ({att / 1e9:.2f} of them attention)")
         print(f"timed steps {', '.join('%.2f' % x for x in r['all_steps_s'])} s wall, "
               f"{', '.join('%.2f' % x for x in r['all_steps_cpu_s'])} s CPU (all threads); the fastest:")
