@@ -14,16 +14,16 @@ deduplication. ``--one-shot`` measures a jail per command instead of persistent 
     python benchmarks/bench_sandbox.py [--languages python,cpp] [--n 24] [--rounds 3] [--chunk 8] [--one-shot]
                                        [--json out.json]
 
-Last measured (2026-12-06 03:50, persistent jails, 2 cores shared with other agents' training runs:
-load average 13-15, ``others`` = cores other processes took; full tables in benchmarks/README.md):
+Last measured (2026-12-06 09:38-09:42, persistent jails, quiet: other processes 0.00-0.04 cores; all
+twelve languages in benchmarks/README.md, every one under 15% in wall clock and CPU):
 
-| language | bare prog/s | jail prog/s | overhead | CPU ms/prog bare | jail | CPU overhead | others (cores) |
-|---|---|---|---|---|---|---|---|
-| python | 15.44 | 17.38 | -11.1% | 40.6 | 41.1 | 1.4% | 1.60 |
-| javascript | 18.77 | 16.91 | 11.0% | 35.5 | 38.3 | 7.8% | 1.64 |
-| prolog | 21.13 | 19.48 | 8.4% | 34.5 | 36.7 | 6.4% | 1.42 |
-| php | 41.48 | 46.72 | -11.2% | 17.3 | 18.3 | 5.8% | 1.37 |
-| bash | 209.38 | 262.41 | -20.2% | 3.1 | 3.3 | 8.7% | 1.62 |
+| language | bare prog/s | jail prog/s | overhead | CPU ms/prog bare | jail | CPU overhead |
+|---|---|---|---|---|---|---|
+| python | 73.34 | 73.27 | 0.1% | 26.0 | 26.5 | 1.8% |
+| javascript | 86.67 | 89.29 | -2.9% | 20.8 | 20.4 | -1.9% |
+| prolog | 76.46 | 78.28 | -2.3% | 24.8 | 24.8 | -0.0% |
+| php | 163.18 | 157.58 | 3.6% | 11.5 | 11.7 | 1.6% |
+| bash | 597.55 | 645.96 | -7.5% | 2.6 | 2.7 | 2.2% |
 """
 
 from __future__ import annotations
