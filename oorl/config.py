@@ -110,9 +110,9 @@ class LearnerConfig(Section):
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
     grad_clip: float = Field(1.0, ge=0)
-    micro_batch_size: int = Field(8, ge=1, description="rows per forward/backward; rollout.n_samples "
-                                  "lets each micro-batch share one prompt")
-    share_prompt: bool = Field(True, description="run a prompt shared by every row of a micro-batch once "
+    micro_batch_size: int = Field(8, ge=1, description="rows per forward/backward; a multiple of "
+                                  "rollout.n_samples keeps each prompt's completions in one micro-batch")
+    share_prompt: bool = Field(True, description="run each prompt shared by rows of a micro-batch once "
                                "(exact; off = the plain padded forward)")
     mini_batches_per_step: int = Field(1, ge=1, description="optimizer updates per rollout batch")
     epochs_per_step: int = Field(1, ge=1, description="passes over each rollout batch")

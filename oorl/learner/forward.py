@@ -1,24 +1,25 @@
 """The learner's forward pass: per-token logprobs of a micro-batch, computing only what the loss needs.
 
-GRPO-style batches hold several completions of the same prompt, and the prompt is usually longer
-than the completions (a one-shot Prolog prompt is ~280 tokens, a completion ~100). Two savings,
-both exact:
+GRPO-style batches hold several completions of each prompt, and the prompt is often longer than the
+completions (a one-shot Prolog prompt is ~280 tokens, a completion ~100). Two savings, both exact:
 
-* **Shared prompt.** When every row of a micro-batch has the same prompt, the prompt goes through
-  the model once (batch 1, keeping its key/value cache, with gradients) and the completions then run
-  as a batch on top of that cache, expanded to the batch. Gradients reach the prompt's activations
-  through the cache. A group of 8 completions of 100 tokens after a 280-token prompt costs 1080
-  token-forwards instead of 3040.
+* **Shared prompts.** Rows of a micro-batch that have the same prompt form a group. Each distinct
+  prompt goes through the model once (a batch of the distinct prompts, keeping their key/value
+  cache, with gradients), and every row's completion then runs on top of its prompt's cache, expanded
+  to the rows. Gradients reach the prompts' activations through the cache. A group of 8 completions
+  of 100 tokens after a 280-token prompt costs 1080 token-forwards instead of 3040, and a micro-batch
+  may hold several groups (``learner.micro_batch_size`` a multiple of ``rollout.n_samples``).
 * **Logits where they are used.** The LM head (vocab x hidden, 21% of SmolLM2's forward) and the
-  log-softmax run only from the last prompt position on, not over the prompt.
+  log-softmax run only from each row's last prompt position on, not over the prompts.
 
 The result has the layout of :func:`oorl.learner.batch.token_logprobs` (``[B, T-1]``, column
-``t-1`` is token ``t``), with zeros where ``loss_mask`` is 0 before the first completion token, so
-callers mask it exactly as before.
+``t-1`` is token ``t``), with zeros where ``loss_mask`` is 0 before a row's first completion token
+and after its last token, so callers mask it exactly as before.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -26,23 +27,41 @@ import torch
 from oorl.learner.batch import gather_logprobs
 
 
-def shared_prompt_len(mb: dict[str, torch.Tensor], min_rows: int = 2) -> int:
-    """Length of the prompt shared by every row of ``mb``, or 0 when rows differ (or there are fewer
-    than ``min_rows`` rows: one row gains nothing).
+@dataclass(frozen=True)
+class PromptGroups:
+    """How the rows of a micro-batch share prompts."""
 
-    A row's prompt is the tokens before its first ``loss_mask`` position.
+    starts: torch.Tensor  # [B] each row's first completion position (its prompt's length)
+    group: torch.Tensor  # [B] each row's prompt, an index into ``rows``
+    rows: torch.Tensor  # [G] one row holding each distinct prompt, in order of first appearance
+
+
+def prompt_groups(mb: dict[str, torch.Tensor], min_rows: int = 2) -> PromptGroups | None:
+    """The distinct prompts of ``mb`` and which rows share each, or None when sharing does not apply:
+    fewer than ``min_rows`` rows, a row without completion tokens or with a prompt shorter than 2
+    tokens or padded, or (with 2 rows or more) no two rows sharing a prompt, where it gains nothing.
+
+    A row's prompt is its tokens before its first ``loss_mask`` position.
     """
     mask = mb["loss_mask"]
-    if mask.shape[0] < min_rows or bool((mask.sum(1) == 0).any()):
-        return 0
+    b = mask.shape[0]
+    if b < min_rows or bool((mask.sum(1) == 0).any()):
+        return None
     starts = mask.argmax(1)
-    p = int(starts[0])
-    if p < 1 or not bool((starts == p).all()):
-        return 0
-    head = mb["input_ids"][:, :p]
-    if not bool((head == head[:1]).all()) or not bool(mb["attention_mask"][:, :p].all()):
-        return 0
-    return p
+    if int(starts.min()) < 2:
+        return None
+    seen: dict[tuple[int, ...], int] = {}
+    group, rows = [], []
+    for r, (s, ids, att) in enumerate(zip(starts.tolist(), mb["input_ids"].tolist(), mb["attention_mask"].tolist())):
+        if not all(att[:s]):
+            return None
+        g = seen.setdefault(tuple(ids[:s]), len(seen))
+        if g == len(rows):
+            rows.append(r)
+        group.append(g)
+    if len(rows) == b and b > 1:
+        return None
+    return PromptGroups(starts, torch.tensor(group), torch.tensor(rows))
 
 
 def _first_response_col(mb: dict[str, torch.Tensor]) -> int:
@@ -73,12 +92,12 @@ def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_promp
     inner = getattr(model, "module", model)  # a DeepSpeed engine wraps the HF model
     if inner.training and getattr(inner, "is_gradient_checkpointing", False):
         share_prompt = False  # HF drops the key/value cache of checkpointed layers
-    p = shared_prompt_len(mb, min_rows=1 if agree else 2) if share_prompt else 0
-    shared = 0 < p < t
-    if share_prompt and agree is not None:  # two forwards (prompt, completions) on every rank, or one
-        shared = agree(shared and p < t - 1)
+    groups = prompt_groups(mb, min_rows=1 if agree else 2) if share_prompt else None
+    shared = groups is not None
+    if share_prompt and agree is not None:  # two forwards (prompts, completions) on every rank, or one
+        shared = agree(shared)
     if shared:
-        return _shared_prompt_logprobs(model, ids, att, p, temperature)
+        return _shared_prompt_logprobs(model, ids, att, groups, temperature)
     start = _first_response_col(mb)
     keep = torch.arange(start, t - 1, device=device)
     out = model(input_ids=ids, attention_mask=att, logits_to_keep=keep)
@@ -90,21 +109,31 @@ def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return logits if temperature == 1.0 else logits.float() / temperature
 
 
-def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, p: int, temperature: float) -> torch.Tensor:
+def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, groups: PromptGroups,
+                            temperature: float) -> torch.Tensor:
+    """Two forwards: every distinct prompt but its last token (right-padded, batch G), then every row
+    from its prompt's last token on, on its prompt's key/value cache (batch B). The last prompt token
+    runs with the completion so that its logits, which score the first completion token, come out
+    of the second forward with the rest; it costs one token-forward per row."""
     b, t = ids.shape
-    pre = model(input_ids=ids[:1, :p], attention_mask=att[:1, :p], use_cache=True, logits_to_keep=1)
-    first = pre.logits[:, -1:].expand(b, -1, -1)  # predicts each row's first completion token
-    logits = first
-    if t - p > 1:  # the completions, minus their last token (it predicts nothing we score)
-        cache = pre.past_key_values
-        if cache is None or cache.get_seq_length() != p:
-            raise RuntimeError("the model kept no key/value cache of the shared prompt; "
-                               "set learner.share_prompt=false")
-        cache.batch_repeat_interleave(b)
-        body = ids[:, p:-1]
-        positions = torch.arange(p, t - 1, device=ids.device).unsqueeze(0).expand(b, -1)
-        out = model(input_ids=body, attention_mask=att[:, : t - 1], position_ids=positions,
-                    past_key_values=cache, use_cache=True)
-        logits = torch.cat([first, out.logits], dim=1)
-    lp = gather_logprobs(_tempered(logits, temperature), ids[:, p:])
-    return torch.cat([lp.new_zeros(b, p - 1), lp], dim=1)
+    dev = ids.device
+    starts, group, rows = groups.starts.to(dev), groups.group.to(dev), groups.rows.to(dev)
+    plen = starts[rows] - 1  # [G] tokens of each prompt in the cache
+    width = int(plen.max())
+    prompt_att = (torch.arange(width, device=dev) < plen[:, None]).long()
+    pre = model(input_ids=ids[rows, :width], attention_mask=prompt_att, use_cache=True, logits_to_keep=1)
+    cache = pre.past_key_values
+    if cache is None or cache.get_seq_length() != width:
+        raise RuntimeError("the model kept no key/value cache of the shared prompt; set learner.share_prompt=false")
+    cache.reorder_cache(group)  # row r attends to its prompt's keys and values (index_select: gradients flow)
+    n = att.sum(1) - starts  # completion tokens of each row
+    steps = int(n.max())
+    pos = (starts - 1)[:, None] + torch.arange(steps, device=dev)  # [B, C] positions in the row
+    valid = pos < (starts + n - 1)[:, None]
+    body = ids.gather(1, pos.clamp(max=t - 1))
+    targets = ids.gather(1, (pos + 1).clamp(max=t - 1))
+    out = model(input_ids=body, attention_mask=torch.cat([prompt_att[group], valid.long()], dim=1),
+                position_ids=pos, past_key_values=cache, use_cache=True)
+    lp = gather_logprobs(_tempered(out.logits, temperature), targets).masked_fill(~valid, 0.0)
+    cols = max(t - 1, int(pos.max()) + 1)
+    return lp.new_zeros(b, cols).scatter(1, pos, lp)[:, : t - 1]

@@ -7,7 +7,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from oorl.learner.batch import build_batch, token_logprobs
-from oorl.learner.forward import micro_batch_logprobs, shared_prompt_len
+from oorl.learner.forward import micro_batch_logprobs, prompt_groups
 
 
 def _tiny(attn: str):
@@ -51,14 +51,19 @@ def _grads(model, mb, fn):
     return {n: p.grad.clone() for n, p in model.named_parameters()}
 
 
-def test_shared_prompt_len():
-    g = _group([5, 6, 7], [[1, 2], [3], [4, 4, 4]])
-    assert shared_prompt_len(g) == 3
-    mixed = build_batch([[5, 6, 7], [5, 6, 8]], [[1], [2]], [0.0, 0.0], pad_id=0)
-    assert shared_prompt_len(mixed) == 0
-    longer = build_batch([[5, 6, 7], [5, 6, 7, 9]], [[1], [2]], [0.0, 0.0], pad_id=0)
-    assert shared_prompt_len(longer) == 0
-    assert shared_prompt_len(_group([5, 6], [[1, 2]])) == 0  # a single row gains nothing
+def test_prompt_groups():
+    g = prompt_groups(_group([5, 6, 7], [[1, 2], [3], [4, 4, 4]]))
+    assert g.starts.tolist() == [3, 3, 3] and g.group.tolist() == [0, 0, 0] and g.rows.tolist() == [0]
+    two = build_batch([[5, 6, 7], [5, 6, 8, 9], [5, 6, 7], [5, 6, 8, 9]], [[1], [2], [3], [4]], [0.0] * 4, pad_id=0)
+    g = prompt_groups(two)
+    assert g.starts.tolist() == [3, 4, 3, 4] and g.group.tolist() == [0, 1, 0, 1] and g.rows.tolist() == [0, 1]
+    assert prompt_groups(build_batch([[5, 6, 7], [5, 6, 8]], [[1], [2]], [0.0, 0.0], pad_id=0)) is None  # all differ
+    assert prompt_groups(_group([5, 6], [[1, 2]])) is None  # a single row gains nothing
+    assert prompt_groups(_group([5, 6], [[1, 2]]), min_rows=1) is not None  # unless ranks must agree
+    assert prompt_groups(_group([5], [[1, 2], [3]])) is None  # a one-token prompt leaves nothing to cache
+    empty = _group([5, 6, 7], [[1, 2], [3]])
+    empty["loss_mask"][1] = 0
+    assert prompt_groups(empty) is None
 
 
 @pytest.mark.parametrize("responses", [[[11, 12, 13], [14], [15, 16, 17, 18, 19]], [[20], [21]]])
@@ -74,8 +79,7 @@ def test_shared_prompt_matches_plain_forward(model, responses):
     finally:
         hook.remove()
     width = max(len(r) for r in responses)
-    assert shapes[0] == (1, 22)  # the prompt once
-    assert shapes[1:] == ([(len(responses), width - 1)] if width > 1 else [])
+    assert shapes == [(1, 21), (len(responses), width)]  # the prompt once (all but its last token), then the rows
     assert got.shape == want.shape
     assert torch.allclose(got[mask], want[mask], atol=1e-5)
     assert (got[:, : 22 - 1 - 1] == 0).all()  # prompt columns are not computed
@@ -91,6 +95,34 @@ def test_mixed_prompts_use_response_only_logits(model):
     want = _plain(model, mb)
     got = micro_batch_logprobs(model, mb, "cpu")
     assert torch.allclose(got[mask], want[mask], atol=1e-5)
+    g_want = _grads(model, mb, _plain)
+    g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
+    for name, g in g_want.items():
+        assert torch.allclose(g_got[name], g, atol=1e-5, rtol=1e-4), name
+
+
+@pytest.mark.parametrize("order", ["grouped", "interleaved"])
+def test_several_prompt_groups_in_one_micro_batch_match_plain_forward(model, order):
+    """Prompts of different lengths, each shared by some rows, responses of different lengths: each
+    distinct prompt runs once, and logprobs and gradients are those of the plain forward."""
+    p1, p2, p3 = list(range(30, 52)), list(range(60, 67)), list(range(70, 85))
+    rows = [(p1, [11, 12, 13]), (p1, [14]), (p1, [15, 16, 17, 18, 19]), (p2, [20, 21]), (p2, [22, 23, 24, 25]),
+            (p3, [26])]
+    if order == "interleaved":
+        rows = [rows[i] for i in (3, 0, 5, 4, 1, 2)]
+    mb = build_batch([p for p, _ in rows], [r for _, r in rows], [0.0] * len(rows), pad_id=0)
+    mask = mb["loss_mask"][:, 1:].bool()
+    shapes = []
+    hook = model.register_forward_pre_hook(lambda m, a, kw: shapes.append(tuple(kw["input_ids"].shape)),
+                                           with_kwargs=True)
+    try:
+        got = micro_batch_logprobs(model, mb, "cpu")
+    finally:
+        hook.remove()
+    assert shapes == [(3, 21), (6, 5)]  # three distinct prompts once, then the six rows
+    want = _plain(model, mb)
+    assert torch.allclose(got[mask], want[mask], atol=1e-5)
+    assert (got[~mask] == 0).all()  # nothing outside the completions
     g_want = _grads(model, mb, _plain)
     g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
     for name, g in g_want.items():
