@@ -9,7 +9,9 @@ learning rate, AdamW, grad clip 1, PPO-clip 0.2 with global token-mean normalisa
 optimizer update per step over all ``prompts x group`` completions (micro-batches of ``--micro-batch``).
 
 Precision and options are each system's fastest here (measured; ``--oorl-dtype``, ``--trl-dtype``,
-``--oorl-async``, ``--trl-vllm`` change them): both keep fp32 master weights and Adam state.
+``--oorl-async``, ``--trl-vllm``, ``--micro-batch`` change them): both keep fp32 master weights and
+Adam state. Every process of both systems runs on the same allocator (``--allocator``: tcmalloc,
+preloaded, when it is installed; OORL's ``placement.cpu_allocator`` default): it speeds up both.
 
 * OORL: the real trainer (``oorl.trainer.Trainer`` with ``configs/bench-cpu.yaml``), on a private
   local Ray instance; tokens and phase times come from its ``metrics.jsonl``. ``model.dtype``
@@ -41,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from oorl.allocator import cpu_allocator_env
+
 REPO = Path(__file__).resolve().parents[1]
 QUIET_CORES = 0.25  # a step during which other processes took less CPU than this counts as quiet
 DEFAULT_CONFIG = REPO / "configs" / "bench-cpu.yaml"
@@ -55,7 +59,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--prompts-per-step", type=int, default=4)
     p.add_argument("--group-size", type=int, default=8, help="completions per prompt (n_samples / num_generations)")
     p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--micro-batch", type=int, default=8, help="sequences per forward/backward pass (both systems)")
+    p.add_argument("--micro-batch", type=int, default=32,
+                   help="sequences per forward/backward pass (both systems; one micro-batch per update is the "
+                        "fastest for both here)")
+    p.add_argument("--allocator", choices=["auto", "tcmalloc", "system"], default="auto",
+                   help="memory allocator of every process of both systems (auto: tcmalloc where installed)")
     p.add_argument("--lr", type=float, default=1e-6)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2,
                    help="torch/OpenMP threads for every process of both systems")
@@ -124,6 +132,13 @@ def prepare_model(spec: str, cache_root: Path) -> str:
     return str(dst)
 
 
+def allocator_name(a: argparse.Namespace) -> str:
+    """The allocator every process runs on: ``--allocator``, auto resolved as OORL resolves it."""
+    if a.allocator != "auto":
+        return a.allocator
+    return "tcmalloc" if cpu_allocator_env("auto") else "system"
+
+
 def setting_lines(a: argparse.Namespace, model_dir: str) -> list[str]:
     n = a.prompts_per_step * a.group_size
     return [
@@ -136,6 +151,7 @@ def setting_lines(a: argparse.Namespace, model_dir: str) -> list[str]:
         f"lr {a.lr:g} constant, clip 0.2, grad-clip 1.0, KL 0, token-mean loss",
         f"steps            {a.warmup} warm-up + {a.steps} measured per system; {a.threads} torch threads "
         f"(OMP_NUM_THREADS={a.threads}) in every process",
+        f"allocator        {allocator_name(a)} in every process of both systems",
         f"OORL             {Path(a.config).name}: {a.oorl_dtype}"
         + (f" ({a.oorl_bf16_mode})" if a.oorl_dtype == "bfloat16" else "") + " (fp32 master weights and Adam state), 1 learner "
         f"rank, ZeRO 0, " + ("split placement, one core each, asynchronous rollouts (one step ahead, TIS)"
@@ -202,7 +218,7 @@ def run_oorl(a: argparse.Namespace, work: Path) -> dict:
         f"rollout.prompts_per_step={a.prompts_per_step}", f"rollout.n_samples={a.group_size}",
         f"rollout.max_new_tokens={a.max_new_tokens}", f"learner.lr={a.lr}",
         f"learner.micro_batch_size={a.micro_batch}", f"learner.cpus_per_worker={a.threads}",
-        "weight_sync.logprob_tolerance=auto",
+        f"placement.cpu_allocator={allocator_name(a)}", "weight_sync.logprob_tolerance=auto",
         f"weight_sync.probe_size={a.probe}", f"trainer.steps={total_steps}", "trainer.save_every=0",
         f"model.dtype={a.oorl_dtype}", f"learner.bf16_mode={a.oorl_bf16_mode}",
         *(["placement.mode=split", "trainer.async_steps=1", "learner.cpus_per_worker=1"] if a.oorl_async else []),
@@ -591,7 +607,7 @@ def main() -> None:
         print("  " + line)
     print(f"  work dir         {work}", flush=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), TOKENIZERS_PARALLELISM="false",
-               TRANSFORMERS_VERBOSITY="error", RAY_DEDUP_LOGS="0")
+               TRANSFORMERS_VERBOSITY="error", RAY_DEDUP_LOGS="0", **cpu_allocator_env(allocator_name(a)))
     results: dict[str, dict] = {}
     systems = [a.only] if a.only else ["oorl", "trl"]
     if a.roofline and "oorl" in systems:

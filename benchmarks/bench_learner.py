@@ -53,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--response-tokens", type=int, default=64)
     p.add_argument("--reps", type=int, default=5, help="matmul repetitions per shape (best counts)")
     p.add_argument("--steps", type=int, default=2, help="timed training steps per dtype (the fastest counts)")
+    p.add_argument("--allocator", choices=["auto", "tcmalloc", "system"], default="auto",
+                   help="memory allocator of the learner process (placement.cpu_allocator; auto: tcmalloc where installed)")
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--_child", help=argparse.SUPPRESS)
     p.add_argument("--_out", help=argparse.SUPPRESS)
@@ -272,7 +274,10 @@ def child(a: argparse.Namespace) -> dict:
     turn()
     kinds = categorize(prof)
     tokens = int(batch["attention_mask"].sum())
-    return {"dtype": dtype_name, "zero_stage": cfg.learner.zero_stage, "threads": torch.get_num_threads(), "precision": worker.precision(),
+    from oorl.allocator import allocator_in_use
+
+    return {"dtype": dtype_name, "zero_stage": cfg.learner.zero_stage, "threads": torch.get_num_threads(),
+            "allocator": allocator_in_use(), "precision": worker.precision(),
             "attention_kernel": worker.attn or "sdpa (Hugging Face's default)",
             "peak_gflops": peak, "flops": flops, "flops_by_op": by_op, "warmup_step_s": warm_s,
             "step_s": step_s, "all_steps_s": [x[0] for x in steps], "cpu_s": cpu_s,
@@ -287,7 +292,8 @@ def report(results: list[dict]) -> None:
     for r in results:
         p = r["precision"]
         print(f"\n== {r['dtype']}: ZeRO stage {r['zero_stage']}, {r['threads']} threads; {p['compute']} compute, {p['master']} master weights, "
-              f"{p['optimizer_state']} Adam state ({p['optimizer']}); {r['attention_kernel']} attention; {r['tokens']} tokens in the batch")
+              f"{p['optimizer_state']} Adam state ({p['optimizer']}); {r['attention_kernel']} attention; {r.get('allocator', '?')} "
+              f"allocator; {r['tokens']} tokens in the batch")
         print("matmul peak (GFLOP/s, best of reps):")
         for name, g in r["peak_gflops"].items():
             print(f"  {name:<34} {g:8.1f}")
@@ -329,7 +335,9 @@ def main() -> None:
         Path(a._out).write_text(json.dumps(res))
         return
     procs, outs, logs = [], [], []
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), DS_ACCELERATOR="cpu")
+    from oorl.allocator import cpu_allocator_env
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), DS_ACCELERATOR="cpu", **cpu_allocator_env(a.allocator))
     for dt in a.dtypes:  # one process per dtype, loaded side by side, then taking turns phase by phase
         out = Path(f"/tmp/bench_learner_{os.getpid()}_{dt}.json")
         log = Path(f"/tmp/bench_learner_{os.getpid()}_{dt}.log")

@@ -22,6 +22,7 @@ import ray
 from ray.util.placement_group import placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from oorl.allocator import cpu_allocator_env
 from oorl.config import Config
 from oorl.errors import UserError
 from oorl.logs import HOOK as LOG_HOOK
@@ -189,8 +190,10 @@ def create_roles(cfg: Config, model_dir: str) -> Roles:
     single_node = sum(1 for n in ray.nodes() if n.get("Alive")) == 1
     learner_threads, engine_threads = cpu_threads(cfg, single_node) if not use_gpu else (1, 1)
 
+    alloc = {} if use_gpu else cpu_allocator_env(pc.cpu_allocator)
+
     def threads_env(n: int) -> dict:
-        return {} if use_gpu else {"runtime_env": {"env_vars": {"OMP_NUM_THREADS": str(n)}}}
+        return {} if use_gpu else {"runtime_env": {"env_vars": {"OMP_NUM_THREADS": str(n), **alloc}}}
 
     master_addr = ray.util.get_node_ip_address()
     master_port = _free_port()

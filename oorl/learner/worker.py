@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from oorl.algo.kl import kl_estimate
+from oorl.allocator import allocator_in_use
 from oorl.algo.losses import aggregate, dp_loss_scale, local_counts, ppo_clip_loss, truncated_is_weight
 from oorl.config import Config
 from oorl.learner.batch import micro_batches, train_mask
@@ -117,8 +118,9 @@ class LearnerWorker:
         self.weight_engine = None
         if rank == 0:
             p = self.precision()
+            alloc = "" if use_gpu else f", {allocator_in_use()} allocator"
             print(f"learner: {p['compute']} compute, {p['master']} master weights and Adam state "
-                  f"({p['optimizer']}, ZeRO stage {lc.zero_stage})", flush=True)
+                  f"({p['optimizer']}, ZeRO stage {lc.zero_stage}{alloc})", flush=True)
 
     def precision(self) -> dict[str, str]:
         """The dtypes this rank trains with: the module's parameters (compute), the weights the optimizer

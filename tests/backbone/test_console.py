@@ -37,6 +37,8 @@ def test_console_keeps_oorl_lines_and_actor_output_goes_to_logs(smoke_run):
     files = {p.name.split("-")[0]: p for p in logs.iterdir()}
     assert sorted(p.name.split("-")[0] for p in logs.iterdir()) == [
         "LearnerWorker", "LearnerWorker", "RewardWorker", "RolloutWorker", "driver.log"], sorted(files)
+    learner = "".join(p.read_text() for p in logs.iterdir() if p.name.startswith("LearnerWorker"))
+    assert "tcmalloc allocator" in learner  # placement.cpu_allocator auto: setup installs it
     rollout = files["RolloutWorker"].read_text()
     assert "Initializing a V1 LLM engine" in rollout and "WARNING vllm." in rollout
     assert ":actor_name:" not in rollout  # Ray's labels went to Ray, not into the log

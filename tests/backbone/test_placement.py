@@ -29,3 +29,34 @@ def test_colocated_bundles_hold_learner_and_engine_cpus():
     cfg = load_config(None, ["learner.world_size=2"])
     groups = plan_bundles(cfg, use_gpu=False)
     assert groups[0] == [{"CPU": 2.0}, {"CPU": 2.0}]
+
+
+def test_cpu_allocator_env(monkeypatch):
+    from oorl import allocator
+    from oorl.errors import UserError
+
+    assert allocator.cpu_allocator_env("system") == {}
+    # setup installs tcmalloc (cluster/packages/apt.txt): auto and tcmalloc preload it by its soname,
+    # before what the user preloads (a second tcmalloc is dropped)
+    env = allocator.cpu_allocator_env("auto", preload="/opt/libfoo.so:/x/libtcmalloc.so.4")
+    assert env["LD_PRELOAD"] == "libtcmalloc_minimal.so.4 /opt/libfoo.so"
+    assert int(env["TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD"]) >= 1 << 40
+    assert allocator.cpu_allocator_env("tcmalloc", preload="")["LD_PRELOAD"] == "libtcmalloc_minimal.so.4"
+    monkeypatch.setattr(allocator, "_tcmalloc_installed", lambda: False)
+    assert allocator.cpu_allocator_env("auto") == {}
+    with pytest.raises(UserError, match="placement.cpu_allocator=tcmalloc: libtcmalloc_minimal.so.4 is not installed"):
+        allocator.cpu_allocator_env("tcmalloc")
+
+
+def test_the_allocator_env_preloads_tcmalloc():
+    """The environment placement gives the CPU actors makes a process run on tcmalloc (the smoke run
+    checks that its learner ranks do: tests/backbone/test_console.py)."""
+    import subprocess
+    import sys
+
+    from oorl.allocator import cpu_allocator_env
+
+    code = "from oorl.allocator import allocator_in_use; print(allocator_in_use())"
+    env = {**__import__("os").environ, **cpu_allocator_env("auto")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "tcmalloc"
