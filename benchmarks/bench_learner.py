@@ -16,12 +16,13 @@ Per dtype:
 * **FLOPs** of one step: ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and attention, forward
   and backward; elementwise work is not counted);
 * **timers** of ``--steps`` steps (the fastest is reported): forward (the model plus the vocabulary log-softmax, of which the
-  log-softmax alone), ``engine.backward``, ``engine.step`` split into the AdamW update itself and
+  log-softmax alone; with ``learner.fused_logprobs``, the default, the LM head's matmul with it), ``engine.backward``, ``engine.step`` split into the AdamW update itself and
   DeepSpeed's work around it (gradient copies to the fp32 master weights, norm and clipping, copying the
   master weights back to the model), and the rest of ``train_step``;
 * **profile** of one more step (``torch.profiler``, self CPU time of the calling thread), by kind:
   matmul, attention (SDPA's kernels, or eager attention's batched matmuls and softmax, forward and
-  backward), vocabulary log-softmax (forward and its backward nodes), optimizer step
+  backward), vocabulary log-softmax (forward and its backward nodes; the fused head's matmuls count as
+  matmuls), optimizer step
   (everything under ``engine.step``), other (norms, activations, casts, loss, bookkeeping).
 
 Usage: ``.venv/bin/python benchmarks/bench_learner.py [--dtypes float32 bfloat16] [--threads 2]
@@ -162,7 +163,7 @@ def attention_flops(flops_by_op: dict[str, int]) -> int:
 
 def categorize(prof) -> dict[str, float]:
     """Seconds of self CPU time on the stepping thread by kind (see the module docstring)."""
-    vocab_marks = ("oorl.vocab_logsoftmax", "LogsumexpBackward0", "GatherBackward0")
+    vocab_marks = ("oorl.vocab_logsoftmax", "LogsumexpBackward0", "GatherBackward0", "_HeadLogprobsBackward")
     matmul = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::addbmm"}
     out = {"matmul": 0.0, "attention": 0.0, "vocab log-softmax": 0.0, "optimizer step": 0.0, "other": 0.0}
     events = prof.events()
@@ -174,8 +175,8 @@ def categorize(prof) -> dict[str, float]:
         while p is not None:
             chain.append(p.name)
             p = p.cpu_parent
-        if any(any(m in n for m in vocab_marks) for n in chain):
-            kind = "vocab log-softmax"
+        if any(any(m in n for m in vocab_marks) for n in chain):  # the fused head's matmuls count as matmuls
+            kind = "matmul" if e.name in matmul else "vocab log-softmax"
         elif any(n == "oorl.optimizer_step" for n in chain):
             kind = "optimizer step"
         elif ("scaled_dot_product" in e.name or "flash_attention" in e.name
@@ -233,6 +234,13 @@ def child(a: argparse.Namespace) -> dict:
             return real_gather(*args, **kw)
 
     fwd.gather_logprobs = timers.wrap("vocab log-softmax (fwd)", gather_marked)
+    real_head = fwd.head_logprobs  # learner.fused_logprobs: the LM head's matmul and the log-softmax
+
+    def head_marked(*args, **kw):
+        with torch.profiler.record_function("oorl.vocab_logsoftmax"):
+            return real_head(*args, **kw)
+
+    fwd.head_logprobs = timers.wrap("vocab log-softmax (fwd)", head_marked)
     worker._logprobs = timers.wrap("forward", worker._logprobs)
     worker.engine.backward = timers.wrap("backward", worker.engine.backward)
     real_step = worker.engine.step

@@ -114,6 +114,9 @@ class LearnerConfig(Section):
                                   "rollout.n_samples keeps each prompt's completions in one micro-batch")
     share_prompt: bool = Field(True, description="run each prompt shared by rows of a micro-batch once "
                                "(exact; off = the plain padded forward)")
+    fused_logprobs: bool = Field(True, description="the LM head and the log-softmax of the scored tokens in one "
+                                 "function, a few rows at a time (no fp32 copy of the logits; same values), where "
+                                 "the model's head allows it (oorl.learner.head); off = the logits, then log-softmax")
     mini_batches_per_step: int = Field(1, ge=1, description="optimizer updates per rollout batch")
     epochs_per_step: int = Field(1, ge=1, description="passes over each rollout batch")
     cpus_per_worker: float = Field(1.0, gt=0)

@@ -25,6 +25,7 @@ from typing import Callable
 import torch
 
 from oorl.learner.batch import gather_logprobs
+from oorl.learner.head import fused_head, head_logprobs, head_returns_hidden
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def _first_response_col(mb: dict[str, torch.Tensor]) -> int:
 
 
 def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_prompt: bool = True,
-                         temperature: float = 1.0, agree: Callable[[bool], bool] | None = None) -> torch.Tensor:
+                         temperature: float = 1.0, agree: Callable[[bool], bool] | None = None,
+                         fused: bool = True) -> torch.Tensor:
     """log p(token t | tokens < t) for columns t-1 = 0..T-2 of ``mb``; float32 ``[B, T-1]``.
 
     ``p`` is softmax(logits / temperature): the distribution vLLM sampled from at that temperature.
@@ -85,6 +87,9 @@ def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_promp
     forwards) or the plain one (one) is made by all ranks together: ``agree(mine)`` is true when
     every rank can share. One-row micro-batches then count as shareable, so that the IR groups'
     chunks (one prompt each, one row or more) agree.
+
+    ``fused``: the LM head and the log-softmax in one function where the model allows it
+    (:mod:`oorl.learner.head`; same values, less memory traffic).
     """
     ids = mb["input_ids"].to(device)
     att = mb["attention_mask"].to(device)
@@ -96,21 +101,28 @@ def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_promp
     shared = groups is not None
     if share_prompt and agree is not None:  # two forwards (prompts, completions) on every rank, or one
         shared = agree(shared)
+    head = fused_head(model) if fused else None
     if shared:
-        return _shared_prompt_logprobs(model, ids, att, groups, temperature)
+        return _shared_prompt_logprobs(model, ids, att, groups, temperature, head)
     start = _first_response_col(mb)
     keep = torch.arange(start, t - 1, device=device)
-    out = model(input_ids=ids, attention_mask=att, logits_to_keep=keep)
-    lp = gather_logprobs(_tempered(out.logits, temperature), ids[:, start + 1:])
+    lp = _scored(model, head, ids[:, start + 1:], temperature, input_ids=ids, attention_mask=att, logits_to_keep=keep)
     return torch.cat([lp.new_zeros(b, start), lp], dim=1)
 
 
-def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    return logits if temperature == 1.0 else logits.float() / temperature
+def _scored(model, head, targets: torch.Tensor, temperature: float, **inputs) -> torch.Tensor:
+    """A forward of ``model`` on ``inputs``, and the logprobs of ``targets`` at the positions whose
+    logits it returns; through :func:`head_logprobs` when ``head`` is the model's LM head."""
+    if head is None:
+        logits = model(**inputs).logits
+        return gather_logprobs(logits if temperature == 1.0 else logits.float() / temperature, targets)
+    with head_returns_hidden(head):
+        hidden = model(**inputs).logits
+    return head_logprobs(hidden, head.weight, targets, temperature)
 
 
 def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, groups: PromptGroups,
-                            temperature: float) -> torch.Tensor:
+                            temperature: float, head) -> torch.Tensor:
     """Two forwards: every distinct prompt but its last token (right-padded, batch G), then every row
     from its prompt's last token on, on its prompt's key/value cache (batch B). The last prompt token
     runs with the completion so that its logits, which score the first completion token, come out
@@ -132,8 +144,8 @@ def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, groups:
     valid = pos < (starts + n - 1)[:, None]
     body = ids.gather(1, pos.clamp(max=t - 1))
     targets = ids.gather(1, (pos + 1).clamp(max=t - 1))
-    out = model(input_ids=body, attention_mask=torch.cat([prompt_att[group], valid.long()], dim=1),
-                position_ids=pos, past_key_values=cache, use_cache=True)
-    lp = gather_logprobs(_tempered(out.logits, temperature), targets).masked_fill(~valid, 0.0)
+    lp = _scored(model, head, targets, temperature, input_ids=body, past_key_values=cache, use_cache=True,
+                 attention_mask=torch.cat([prompt_att[group], valid.long()], dim=1), position_ids=pos)
+    lp = lp.masked_fill(~valid, 0.0)
     cols = max(t - 1, int(pos.max()) + 1)
     return lp.new_zeros(b, cols).scatter(1, pos, lp)[:, : t - 1]

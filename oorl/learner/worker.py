@@ -165,11 +165,14 @@ class LearnerWorker:
     def _logprobs(self, model, mb, temperature: float = 1.0) -> torch.Tensor:
         agree = self._all_ranks if self.cfg.learner.zero_stage == 3 and self.world_size > 1 else None
         # the reference is a plain module below ZeRO-3 (a DeepSpeed engine, autocast by its config, at 3):
-        # under bf16 autocast it computes as the policy does
+        # under bf16 autocast it computes as the policy does; below ZeRO-3 the region also covers the
+        # fused LM head, which runs outside the model's forward (at ZeRO-3 a region around the forward
+        # would keep a bf16 copy of every gathered weight until it closes)
         plain_ref = self.autocast and model is self.ref and not hasattr(model, "module")
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=plain_ref):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                            enabled=plain_ref or (self.autocast and self.cfg.learner.zero_stage < 3)):
             return micro_batch_logprobs(model, mb, self.device, share_prompt=self.cfg.learner.share_prompt,
-                                        temperature=temperature, agree=agree)
+                                        temperature=temperature, agree=agree, fused=self.cfg.learner.fused_logprobs)
 
     def _all_ranks(self, flag: bool) -> bool:
         """True when ``flag`` is true on every rank (ZeRO-3: the ranks' forwards must match)."""

@@ -168,3 +168,21 @@ def test_ranks_agree_on_one_path(model, rows, others_can):
         hook.remove()
     assert asked == [True] and len(calls) == (2 if others_can else 1)
     assert torch.allclose(got[mask], _plain(model, mb)[mask], atol=1e-5)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused-head", "plain-head"])
+def test_fused_and_plain_head_paths(model, fused, monkeypatch):
+    """learner.fused_logprobs: the fused LM head + log-softmax runs (on both paths: shared prompts
+    and plain) only when asked, and either way gives the plain forward's logprobs."""
+    import oorl.learner.forward as fwd
+
+    calls = []
+    real = fwd.head_logprobs
+    monkeypatch.setattr(fwd, "head_logprobs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    shared = _group(list(range(30, 52)), [[11, 12, 13], [14]])
+    mixed = build_batch([list(range(30, 40)), list(range(40, 46))], [[11, 12, 13], [14, 15]], [0.0, 0.0], pad_id=0)
+    for mb in (shared, mixed):
+        mask = mb["loss_mask"][:, 1:].bool()
+        got = micro_batch_logprobs(model, mb, "cpu", fused=fused)
+        assert torch.allclose(got[mask], _plain(model, mb)[mask], atol=1e-5)
+    assert len(calls) == (2 if fused else 0)
