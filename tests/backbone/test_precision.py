@@ -80,12 +80,18 @@ def weights():  # the bf16 module weights (gathered under ZeRO-3)
         return {n: p.detach().float().clone() for n, p in params.items()}
 before = weights()
 seen, seen_ref = set(), set()  # the dtype the policy's and the reference's Linear layers compute in
-for mod in w.engine.module.modules():
-    if isinstance(mod, torch.nn.Linear):
-        mod.register_forward_hook(lambda m, i, o: seen.add(str(o.dtype)))
-for mod in getattr(w.ref, "module", w.ref).modules():
-    if isinstance(mod, torch.nn.Linear):
-        mod.register_forward_hook(lambda m, i, o: seen_ref.add(str(o.dtype)))
+policy, ref = w.engine.module, getattr(w.ref, "module", w.ref)
+for model, out in ((policy, seen), (ref, seen_ref)):
+    for mod in model.modules():  # the LM head is checked where it computes: the fused head (below 3) or itself
+        if isinstance(mod, torch.nn.Linear):
+            mod.register_forward_hook(lambda m, i, o, out=out: None if "forward" in vars(m) else out.add(str(o.dtype)))
+import oorl.learner.forward as fwd
+real_head = fwd.head_logprobs
+def head_logprobs(hidden, weight, *a, **k):  # learner.fused_logprobs: the head's matmul runs in oorl.learner.head
+    dt = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else hidden.dtype
+    (seen_ref if weight is ref.get_output_embeddings().weight else seen).add(str(dt))
+    return real_head(hidden, weight, *a, **k)
+fwd.head_logprobs = head_logprobs
 g = torch.Generator().manual_seed(0)
 prompts = [[1, 5, 6, 7]] * 8 + [[1, 8, 9]] * 8
 responses = [torch.randint(10, 150, (6,), generator=g).tolist() for _ in prompts]
