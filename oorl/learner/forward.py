@@ -123,17 +123,23 @@ def _scored(model, head, targets: torch.Tensor, temperature: float, **inputs) ->
 
 def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, groups: PromptGroups,
                             temperature: float, head) -> torch.Tensor:
-    """Two forwards: every distinct prompt but its last token (right-padded, batch G), then every row
-    from its prompt's last token on, on its prompt's key/value cache (batch B). The last prompt token
-    runs with the completion so that its logits, which score the first completion token, come out
-    of the second forward with the rest; it costs one token-forward per row."""
+    """Two forwards: every distinct prompt but its last token (batch G), then every row from its
+    prompt's last token on, on its prompt's key/value cache (batch B). The last prompt token runs with
+    the completion so that its logits, which score the first completion token, come out of the second
+    forward with the rest; it costs one token-forward per row.
+
+    The prompts are left-padded in the cache, so that a query's distance to a cached key in cache
+    slots is its distance in the row: sliding-window masks, which Hugging Face builds from slots, and
+    caches that keep only a window's last slots then stay exact."""
     b, t = ids.shape
     dev = ids.device
     starts, group, rows = groups.starts.to(dev), groups.group.to(dev), groups.rows.to(dev)
     plen = starts[rows] - 1  # [G] tokens of each prompt in the cache
     width = int(plen.max())
-    prompt_att = (torch.arange(width, device=dev) < plen[:, None]).long()
-    pre = model(input_ids=ids[rows, :width], attention_mask=prompt_att, use_cache=True, logits_to_keep=1)
+    index = torch.arange(width, device=dev) - (width - plen)[:, None]  # [G, width] prompt token in each slot, < 0: pad
+    prompt_att = (index >= 0).long()
+    pre = model(input_ids=ids[rows].gather(1, index.clamp(min=0)), attention_mask=prompt_att,
+                position_ids=index.clamp(min=0), use_cache=True, logits_to_keep=1)
     cache = pre.past_key_values
     if cache is None or cache.get_seq_length() != width:
         raise RuntimeError("the model kept no key/value cache of the shared prompt; set learner.share_prompt=false")
@@ -145,7 +151,8 @@ def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, groups:
     body = ids.gather(1, pos.clamp(max=t - 1))
     targets = ids.gather(1, (pos + 1).clamp(max=t - 1))
     lp = _scored(model, head, targets, temperature, input_ids=body, past_key_values=cache, use_cache=True,
-                 attention_mask=torch.cat([prompt_att[group], valid.long()], dim=1), position_ids=pos)
+                 attention_mask=torch.cat([prompt_att[group], valid.long()], dim=1),
+                 position_ids=pos.clamp(max=t - 1))  # padding cells: no position past the plain forward's
     lp = lp.masked_fill(~valid, 0.0)
     cols = max(t - 1, int(pos.max()) + 1)
     return lp.new_zeros(b, cols).scatter(1, pos, lp)[:, : t - 1]

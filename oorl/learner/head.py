@@ -33,6 +33,7 @@ def fused_head(model) -> torch.nn.Linear | None:
     config = getattr(inner, "config", None)
     head = inner.get_output_embeddings() if hasattr(inner, "get_output_embeddings") else None
     if (getattr(config, "model_type", None) not in PLAIN_HEAD_MODELS or type(head) is not torch.nn.Linear
+            or not type(inner).__module__.startswith("transformers.models.")  # not remote code under a listed name
             or head.bias is not None or hasattr(head.weight, "ds_id")):  # ds_id: a ZeRO-3 partitioned weight
         return None
     return head
@@ -41,11 +42,15 @@ def fused_head(model) -> torch.nn.Linear | None:
 @contextlib.contextmanager
 def head_returns_hidden(head: torch.nn.Linear):
     """While open, ``head`` returns its input: the model's ``logits`` are the final hidden states."""
+    own = vars(head).get("forward")  # a forward set on the instance (a wrapper's) comes back after
     head.forward = _identity
     try:
         yield
     finally:
-        del head.forward
+        if own is None:
+            del head.forward
+        else:
+            head.forward = own
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:

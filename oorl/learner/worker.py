@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from oorl.algo.kl import kl_estimate
-from oorl.allocator import allocator_in_use
 from oorl.algo.losses import aggregate, dp_loss_scale, local_counts, ppo_clip_loss, truncated_is_weight
+from oorl.allocator import allocator_in_use
 from oorl.config import Config
 from oorl.learner.batch import micro_batches, train_mask
 from oorl.learner.forward import micro_batch_logprobs

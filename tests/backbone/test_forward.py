@@ -186,3 +186,23 @@ def test_fused_and_plain_head_paths(model, fused, monkeypatch):
         got = micro_batch_logprobs(model, mb, "cpu", fused=fused)
         assert torch.allclose(got[mask], _plain(model, mb)[mask], atol=1e-5)
     assert len(calls) == (2 if fused else 0)
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_sliding_window_model_with_prompts_of_different_lengths(attn):
+    """A sliding-window model (a tiny Mistral, window 6) whose rows are longer than the window, with
+    prompts of different lengths in one micro-batch: the cached prompts are left-padded, so the
+    window counts the same tokens as in the plain forward."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    torch.manual_seed(0)
+    cfg = MistralConfig(vocab_size=97, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, sliding_window=6, tie_word_embeddings=True)
+    model = MistralForCausalLM(cfg).float()
+    model.config._attn_implementation = attn
+    p1, p2 = list(range(30, 40)), list(range(60, 64))
+    rows = [(p1, [11, 12, 13, 14, 15, 16, 17]), (p2, [20, 21, 22, 23, 24, 25, 26, 27, 28]), (p1, [18]), (p2, [29, 30])]
+    mb = build_batch([p for p, _ in rows], [r for _, r in rows], [0.0] * 4, pad_id=0)
+    mask = mb["loss_mask"][:, 1:].bool()
+    got = micro_batch_logprobs(model, mb, "cpu")
+    assert torch.allclose(got[mask], _plain(model, mb)[mask], atol=1e-5)

@@ -68,3 +68,18 @@ def test_head_returns_hidden_only_while_open():
             raise RuntimeError("boom")
     assert model(input_ids=ids).logits.shape == (1, 3, 97)
     assert "forward" not in vars(model.lm_head)
+
+
+def test_a_forward_set_on_the_head_comes_back():
+    model = _tiny()
+    own = lambda x: x * 0  # noqa: E731  (e.g. a wrapper's hook set on the instance)
+    model.lm_head.forward = own
+    with head_returns_hidden(model.lm_head):
+        assert model.lm_head.forward is not own
+    assert model.lm_head.forward is own
+
+
+def test_remote_code_under_a_listed_name_is_not_fused():
+    model = _tiny()
+    model.__class__ = type("RemoteLlama", (LlamaForCausalLM,), {"__module__": "transformers_modules.acme.modeling"})
+    assert fused_head(model) is None
