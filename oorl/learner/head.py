@@ -7,7 +7,7 @@ the log-softmax itself, and in backward a zero-filled fp32 gradient the size of 
 the head's output (in the compute dtype, as the plain path does) and does the rest a few rows at a
 time, while they are in cache: forward, the log-sum-exp and the target's logit; backward, the
 gradient of the logits (softmax minus one-hot, times the upstream gradient) written once in the
-compute dtype, then the two matmuls of the head's backward. Bench learner step: 0.4 s less of 3.4 s.
+compute dtype, then the two matmuls of the head's backward. Bench learner step: 3.40 -> 3.11 s.
 
 It applies where the model's head is a plain bias-free linear layer whose output the model returns
 unchanged (:func:`fused_head`): decoder families known to do so, below ZeRO-3 (which gathers the
