@@ -227,20 +227,14 @@ def child(a: argparse.Namespace) -> dict:
 
     # timers: patch this process's functions and the engine's methods (the step's code is unchanged)
     timers = Timers()
-    real_gather = fwd.gather_logprobs
+    def vocab_marked(fn):
+        def marked(*args, **kw):
+            with torch.profiler.record_function("oorl.vocab_logsoftmax"):
+                return fn(*args, **kw)
+        return timers.wrap("vocab log-softmax (fwd)", marked)
 
-    def gather_marked(*args, **kw):
-        with torch.profiler.record_function("oorl.vocab_logsoftmax"):
-            return real_gather(*args, **kw)
-
-    fwd.gather_logprobs = timers.wrap("vocab log-softmax (fwd)", gather_marked)
-    real_head = fwd.head_logprobs  # learner.fused_logprobs: the LM head's matmul and the log-softmax
-
-    def head_marked(*args, **kw):
-        with torch.profiler.record_function("oorl.vocab_logsoftmax"):
-            return real_head(*args, **kw)
-
-    fwd.head_logprobs = timers.wrap("vocab log-softmax (fwd)", head_marked)
+    fwd.gather_logprobs = vocab_marked(fwd.gather_logprobs)
+    fwd.head_logprobs = vocab_marked(fwd.head_logprobs)  # learner.fused_logprobs: the LM head's matmul with it
     worker._logprobs = timers.wrap("forward", worker._logprobs)
     worker.engine.backward = timers.wrap("backward", worker.engine.backward)
     real_step = worker.engine.step

@@ -51,6 +51,24 @@ def _grads(model, mb, fn):
     return {n: p.grad.clone() for n, p in model.named_parameters()}
 
 
+def _logprobs_and_forward_shapes(model, mb):
+    """``micro_batch_logprobs`` on ``mb``, and the ``input_ids`` shape of each model forward it ran."""
+    shapes = []
+    hook = model.register_forward_pre_hook(lambda m, a, kw: shapes.append(tuple(kw["input_ids"].shape)),
+                                           with_kwargs=True)
+    try:
+        return micro_batch_logprobs(model, mb, "cpu"), shapes
+    finally:
+        hook.remove()
+
+
+def _assert_grads_match_plain(model, mb):
+    g_want = _grads(model, mb, _plain)
+    g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
+    for name, g in g_want.items():
+        assert torch.allclose(g_got[name], g, atol=1e-5, rtol=1e-4), name
+
+
 def test_prompt_groups():
     g = prompt_groups(_group([5, 6, 7], [[1, 2], [3], [4, 4, 4]]))
     assert g.starts.tolist() == [3, 3, 3] and g.group.tolist() == [0, 0, 0] and g.rows.tolist() == [0]
@@ -71,22 +89,13 @@ def test_shared_prompt_matches_plain_forward(model, responses):
     mb = _group(list(range(30, 52)), responses)
     mask = mb["loss_mask"][:, 1:].bool()
     want = _plain(model, mb)
-    shapes = []
-    hook = model.register_forward_pre_hook(lambda m, a, kw: shapes.append(tuple(kw["input_ids"].shape)),
-                                           with_kwargs=True)
-    try:
-        got = micro_batch_logprobs(model, mb, "cpu")
-    finally:
-        hook.remove()
+    got, shapes = _logprobs_and_forward_shapes(model, mb)
     width = max(len(r) for r in responses)
     assert shapes == [(1, 21), (len(responses), width)]  # the prompt once (all but its last token), then the rows
     assert got.shape == want.shape
     assert torch.allclose(got[mask], want[mask], atol=1e-5)
     assert (got[:, : 22 - 1 - 1] == 0).all()  # prompt columns are not computed
-    g_want = _grads(model, mb, _plain)
-    g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
-    for name, g in g_want.items():
-        assert torch.allclose(g_got[name], g, atol=1e-5, rtol=1e-4), name
+    _assert_grads_match_plain(model, mb)
 
 
 def test_mixed_prompts_use_response_only_logits(model):
@@ -95,10 +104,7 @@ def test_mixed_prompts_use_response_only_logits(model):
     want = _plain(model, mb)
     got = micro_batch_logprobs(model, mb, "cpu")
     assert torch.allclose(got[mask], want[mask], atol=1e-5)
-    g_want = _grads(model, mb, _plain)
-    g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
-    for name, g in g_want.items():
-        assert torch.allclose(g_got[name], g, atol=1e-5, rtol=1e-4), name
+    _assert_grads_match_plain(model, mb)
 
 
 @pytest.mark.parametrize("order", ["grouped", "interleaved"])
@@ -112,21 +118,12 @@ def test_several_prompt_groups_in_one_micro_batch_match_plain_forward(model, ord
         rows = [rows[i] for i in (3, 0, 5, 4, 1, 2)]
     mb = build_batch([p for p, _ in rows], [r for _, r in rows], [0.0] * len(rows), pad_id=0)
     mask = mb["loss_mask"][:, 1:].bool()
-    shapes = []
-    hook = model.register_forward_pre_hook(lambda m, a, kw: shapes.append(tuple(kw["input_ids"].shape)),
-                                           with_kwargs=True)
-    try:
-        got = micro_batch_logprobs(model, mb, "cpu")
-    finally:
-        hook.remove()
+    got, shapes = _logprobs_and_forward_shapes(model, mb)
     assert shapes == [(3, 21), (6, 5)]  # three distinct prompts once, then the six rows
     want = _plain(model, mb)
     assert torch.allclose(got[mask], want[mask], atol=1e-5)
     assert (got[~mask] == 0).all()  # nothing outside the completions
-    g_want = _grads(model, mb, _plain)
-    g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
-    for name, g in g_want.items():
-        assert torch.allclose(g_got[name], g, atol=1e-5, rtol=1e-4), name
+    _assert_grads_match_plain(model, mb)
 
 
 def test_gradient_checkpointing_falls_back_to_the_plain_forward(model):
