@@ -4,8 +4,10 @@ with their own ``packed_buffer_size_bytes``, which the plan sets from the same `
 
 from __future__ import annotations
 
+import warnings
 from typing import Iterable, Iterator
 
+import numpy as np
 import torch
 
 
@@ -51,3 +53,24 @@ def unpack(flat: torch.Tensor, names: list[str], shapes: list[list[int]]) -> lis
     if offset != flat.numel():
         raise ValueError(f"bucket holds {flat.numel()} elements but its metadata describes {offset}")
     return out
+
+
+def to_wire(flat: torch.Tensor) -> np.ndarray:
+    """A flat bucket as a NumPy byte array over the same memory, for Ray: Ray puts NumPy arrays in its
+    object store with one copy and hands them out zero-copy, while a torch tensor goes through
+    pickling (measured with a 64 MB bf16 bucket: 15-33 ms against 155-180 ms per put and get)."""
+    return flat.contiguous().view(torch.uint8).numpy()
+
+
+def from_wire(data: np.ndarray, dtype: str) -> torch.Tensor:
+    """The bucket :func:`to_wire` made, as a ``dtype`` tensor over the array's memory (no copy). Ray's
+    arrays are read-only; the tensor is only read (``load_weights`` copies out of it), so torch's
+    warning about it is silenced here."""
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 1:
+        raise TypeError(f"a weight bucket must arrive as a 1-D uint8 NumPy array, got {type(data).__name__}")
+    torch_dtype = getattr(torch, dtype.removeprefix("torch."), None)
+    if not isinstance(torch_dtype, torch.dtype):
+        raise ValueError(f"unknown weight bucket dtype {dtype!r}")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(data).view(torch_dtype)

@@ -2,8 +2,8 @@
 
 Rank 0 streams the learner's parameters (:class:`oorl.weight_sync.source.ZeroWeightSource`) into flat
 buckets of ``bucket_mb`` (:func:`oorl.weight_sync.buckets.bucketize`) and ships each bucket through
-Ray's object store (shared memory on one node, Ray's transfer across nodes); the engine's worker
-unpacks views and loads them inside vLLM's layerwise reload. Runs in CI.
+Ray's object store as a NumPy byte array (shared memory on one node, Ray's transfer across nodes);
+the engine's worker unpacks views and loads them inside vLLM's layerwise reload. Runs in CI.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from vllm.distributed.weight_transfer.base import (
     WeightTransferUpdateInfo,
 )
 
-from oorl.weight_sync.buckets import bucketize, pack, unpack
+from oorl.weight_sync.buckets import bucketize, from_wire, pack, to_wire, unpack
 
 
 @dataclass
@@ -41,7 +41,8 @@ class CpuWeightTransferInitInfo(WeightTransferInitInfo):
 class CpuWeightTransferUpdateInfo(WeightTransferUpdateInfo):
     names: list[str]
     shapes: list[list[int]]
-    flat: Any  # a torch.Tensor (Ray ships it through its shared-memory object store)
+    flat: Any  # a 1-D uint8 NumPy array over the packed bucket (buckets.to_wire), zero-copy out of Ray's store
+    dtype: str = "bfloat16"  # the packed tensors' dtype
 
 
 class CpuTrainerWeightTransferEngine:
@@ -61,13 +62,16 @@ class CpuTrainerWeightTransferEngine:
         return engine
 
     def send_weights(self) -> None:
+        """Bucket by bucket, each loaded before the next is packed (packing the next one while the
+        engine loads measured slower on 2 cores: 0.45-1.09 s against 0.34-0.36 s per sync)."""
         if self.is_sender:
             self.client.start_weight_update()
         buckets = total = 0
         for names, tensors in bucketize(self.source, self.bucket_bytes):
             if self.is_sender:
                 flat = pack(tensors, tensors[0].dtype)
-                self.client.update_weights({"names": names, "shapes": [list(t.shape) for t in tensors], "flat": flat})
+                self.client.update_weights({"names": names, "shapes": [list(t.shape) for t in tensors],
+                                            "flat": to_wire(flat), "dtype": str(flat.dtype).removeprefix("torch.")})
                 total += flat.numel() * flat.element_size()
             buckets += 1
         if self.is_sender:
@@ -106,9 +110,7 @@ class CpuWeightTransferEngine(WeightTransferEngine[CpuWeightTransferInitInfo, Cp
         self.receive_weights(self.parse_update_info(update_info))
 
     def receive_weights(self, update_info: CpuWeightTransferUpdateInfo) -> None:
-        flat = update_info.flat
-        if not isinstance(flat, torch.Tensor):
-            raise TypeError("oorl_cpu bucket did not arrive as a tensor (is the engine in-process?)")
+        flat = from_wire(update_info.flat, update_info.dtype)
         self.model.load_weights(unpack(flat, update_info.names, update_info.shapes))
 
     def shutdown(self) -> None:

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from oorl.weight_sync import resolve_backend
-from oorl.weight_sync.buckets import bucketize, pack, unpack
+from oorl.weight_sync.buckets import bucketize, from_wire, pack, to_wire, unpack
 
 
 def test_buckets_respect_the_byte_budget():
@@ -36,6 +36,28 @@ def test_pack_unpack_round_trip_casts_and_keeps_order():
     assert torch.equal(out[0][1].float(), a) and torch.equal(out[1][1].float(), b)
     with pytest.raises(ValueError, match="metadata"):
         unpack(flat, ["a"], [[2, 3]])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32, torch.float16])
+def test_wire_round_trip_is_exact_and_zero_copy(dtype, recwarn):
+    """A bucket crosses Ray as a uint8 NumPy array (buckets.to_wire), which the reading side gets
+    read-only out of the object store, and comes back as the same values in its dtype, over the same
+    memory, without torch's non-writable warning (the end-to-end runs cross a real Ray)."""
+    flat = pack([torch.randn(3, 5), torch.tensor([1e-3, -2.5, 65504.0])], dtype)
+    arr = to_wire(flat).copy()
+    arr.setflags(write=False)
+    back = from_wire(arr, str(flat.dtype))
+    assert back.dtype == dtype and torch.equal(back, flat)
+    assert back.data_ptr() == arr.ctypes.data  # a view, not a copy
+    assert not [w for w in recwarn if "not writable" in str(w.message)]
+
+
+def test_wire_rejects_what_it_did_not_make():
+    flat = pack([torch.ones(4)], torch.bfloat16)
+    with pytest.raises(TypeError, match="uint8 NumPy array"):
+        from_wire(flat, "bfloat16")
+    with pytest.raises(ValueError, match="unknown weight bucket dtype"):
+        from_wire(to_wire(flat), "bfloat17")
 
 
 def test_auto_backend_follows_placement():
