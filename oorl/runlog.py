@@ -1,4 +1,4 @@
-"""Where a run writes: metrics.jsonl, timeline.jsonl, the metric loggers, and what the terminal shows."""
+"""Where a run writes: metrics.jsonl, timeline.jsonl, the plots, the metric loggers, and what the terminal shows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from oorl.errors import UserError
-from oorl.plots import TIMELINE_FILE, plot_timeline
+from oorl.plots import TIMELINE_FILE, plot_run, plot_timeline
 
 
 def prepare_run_dir(path: Path) -> Path:
@@ -45,7 +45,9 @@ class MetricsLog:
     """One JSON object per step in ``metrics.jsonl`` (the step's phase spans go to ``timeline.jsonl``
     and ``timeline.png``), mirrored to the configured loggers (``trainer.loggers``: TensorBoard by
     default, W&B, MLflow) and to the terminal: a progress bar with ETA on a TTY, else one line per step
-    (as in a Ray job's log) with the phase split. ``close`` prints where the run's outputs are."""
+    (as in a Ray job's log) with the phase split. The PNGs (``training_curves.png``, ``timeline.png``)
+    are redrawn after the first step, then at most every ``trainer.plot_every_s`` seconds, after each
+    eval and at the end. ``close`` prints where the run's outputs are."""
 
     def __init__(self, run_dir: Path, total_steps: int, first_step: int = 1, cfg=None) -> None:
         from oorl.loggers import make_loggers
@@ -64,6 +66,9 @@ class MetricsLog:
         self.started = time.monotonic()
         self.done = 0  # steps logged by this process (for the ETA)
         self.last_step = first_step - 1
+        self.plot_every_s = t.plot_every_s
+        self.plotted = None  # time.monotonic() of the last redraw; None: nothing drawn yet
+        self.unplotted = False  # rows logged since the last redraw
         self.tty = sys.stdout.isatty()
         self.progress = None
         if self.tty:
@@ -99,12 +104,21 @@ class MetricsLog:
                                            (phase_span(sp) for sp in spans)]}
             with self.timeline_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
-            plot_timeline(self.run_dir)
+        self.unplotted = True
+        if (self.plotted is None or any(k.startswith("eval/") for k in metrics)
+                or time.monotonic() - self.plotted >= self.plot_every_s):
+            self.plot()
         numbers = {k: float(v) for k, v in metrics.items() if k != "step" and isinstance(v, (int, float))
                    and not isinstance(v, bool) and math.isfinite(v)}
         for lg in self.loggers:
             lg.log(numbers, step)
         self._console(metrics, spans)
+
+    def plot(self) -> None:
+        """Redraw ``training_curves.png`` and ``timeline.png`` from the logs."""
+        plot_run(self.run_dir)
+        plot_timeline(self.run_dir)
+        self.plotted, self.unplotted = time.monotonic(), False
 
     def _console(self, metrics: dict, spans: list) -> None:
         step = metrics["step"]
@@ -162,6 +176,11 @@ class MetricsLog:
         failed = sys.exc_info()[0] is not None
         if self.progress is not None:
             self.progress.stop()
+        if self.unplotted:
+            try:
+                self.plot()
+            except Exception as e:  # noqa: BLE001 - a plot failing must not hide the run's outcome
+                print(f"oorl: drawing the run's plots failed: {e}", file=sys.stderr)
         for lg in self.loggers:
             try:
                 lg.close(failed=failed)

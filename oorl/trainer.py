@@ -36,7 +36,6 @@ from oorl.learner.batch import build_batch
 from oorl.learner.group import LearnerGroup
 from oorl.models import check_context, resolve_model
 from oorl.placement import check_shared_storage, connect, create_roles
-from oorl.plots import plot_run
 from oorl.reward.pool import RewardPool
 from oorl.rollout.group import Pending, RolloutGroup
 from oorl.runlog import MetricsLog, prepare_run_dir
@@ -279,7 +278,6 @@ class Trainer:
                     metrics.update(ev, spans=metrics.get("spans", []) + ev["spans"])
                 log.log(metrics)
                 log.samples(self.last_samples)
-                plot_run(self.run_dir)
                 last = step
                 stop = cfg.trainer.stop_after is not None and step >= cfg.trainer.stop_after
                 if (cfg.trainer.save_every and step % cfg.trainer.save_every == 0) or step == cfg.trainer.steps or stop:

@@ -70,6 +70,33 @@ def test_plot_timeline_from_the_run_log(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_plots_are_redrawn_at_most_every_plot_every_s_after_evals_and_at_the_end(tmp_path):
+    """trainer.plot_every_s: a redraw costs ~0.2 s of CPU, too much after every step of a fast run."""
+    curves, timeline = tmp_path / "training_curves.png", tmp_path / TIMELINE_PNG
+
+    def drawn() -> tuple[int, int]:  # each redraw renames a new file in: a new inode
+        return curves.stat().st_ino, timeline.stat().st_ino
+
+    log = MetricsLog(tmp_path, total_steps=4)
+    log.plot_every_s = 3600.0
+    rows = _steps()[1:]
+    try:
+        log.log({"step": 1, "spans": rows[0]["spans"], "reward_mean": 0.1, "step_time_s": 10.0})
+        first = drawn()  # the first step is drawn at once
+        log.log({"step": 2, "spans": rows[1]["spans"], "reward_mean": 0.2, "step_time_s": 10.0})
+        assert drawn() == first
+        log.log({"step": 3, "spans": rows[2]["spans"], "reward_mean": 0.3, "step_time_s": 10.0, "eval/accuracy": 0.5})
+        after_eval = drawn()
+        assert after_eval[0] != first[0] and after_eval[1] != first[1]
+        log.log({"step": 4, "spans": rows[3]["spans"], "reward_mean": 0.4, "step_time_s": 10.0})
+        assert drawn() == after_eval
+    finally:
+        log.close()
+    end = drawn()
+    assert end[0] != after_eval[0] and end[1] != after_eval[1]  # the last rows are in the final plots
+    assert len(read_spans(timeline.with_name(TIMELINE_FILE))) == 4 * 5
+
+
 def test_resume_truncates_the_timeline(tmp_path):
     rows = _steps()
     (tmp_path / TIMELINE_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
