@@ -80,7 +80,8 @@ class Trainer:
         roles = create_roles(cfg, self.model_dir)
         (self.run_dir / "placement.json").write_text(json.dumps(roles.layout, indent=1))  # where each actor runs
         self.use_gpu = roles.use_gpu
-        self.rollouts = RolloutGroup(roles.rollouts, on_restart=self._engine_restarted)
+        # the engines' token logprobs only where the update uses them (truncated importance sampling)
+        self.rollouts = RolloutGroup(roles.rollouts, on_restart=self._engine_restarted, logprobs=cfg.use_tis)
         self.rewards = RewardPool(roles.rewards)
         self.learners = LearnerGroup(roles.learners, self.pad_id, lost_hint=self._resume_hint)
         self.learners.ping()

@@ -39,10 +39,11 @@ class Pending:
 
 
 class RolloutGroup:
-    def __init__(self, engines: list, on_restart: Callable[[int], None] | None = None) -> None:
+    def __init__(self, engines: list, on_restart: Callable[[int], None] | None = None, logprobs: bool = True) -> None:
         if not engines:
             raise ValueError("a rollout group needs at least one engine")
         self.engines = engines
+        self.logprobs = logprobs  # the engines' logprob of each sampled token (Sample.logprobs); else empty
         self.on_restart = on_restart
         self.restarts = 0
         self.max_tries = 4
@@ -123,7 +124,8 @@ class RolloutGroup:
             for s in part:
                 s.engine = e
             if part:
-                payload = share({"prompts": [s.prompt_ids for s in part], "seeds": [s.seed for s in part]})
+                payload = share({"prompts": [s.prompt_ids for s in part], "seeds": [s.seed for s in part],
+                                 "logprobs": self.logprobs})
                 calls.append((e, (payload, max_new_tokens, temperature, top_p), part))
         return calls
 

@@ -18,3 +18,10 @@ def test_a_large_seeded_batch_generates(model_cache):
     prompts = [[1 + (i % 50)] * 400 for i in range(64)]  # 25.6k prompt tokens in one call
     out = w.generate(prompts, list(range(64)), 4, 1.0, 1.0)
     assert len(out["rows"]) == 64 and all(1 <= len(r["token_ids"]) <= 4 for r in out["rows"])
+    # without logprobs (the trainer asks for them only with truncated importance sampling): the same
+    # seeded tokens, no logprobs
+    with_lp = w.generate(prompts[:8], list(range(8)), 6, 1.0, 1.0)
+    without = w.generate(prompts[:8], list(range(8)), 6, 1.0, 1.0, logprobs=False)
+    assert [r["token_ids"] for r in without["rows"]] == [r["token_ids"] for r in with_lp["rows"]]
+    assert all(len(r["logprobs"]) == len(r["token_ids"]) for r in with_lp["rows"])
+    assert all(r["logprobs"] == [] for r in without["rows"])
