@@ -81,6 +81,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="OORL with split placement and trainer.async_steps=1 (one core per role)")
     p.add_argument("--trl-dtype", choices=["float32", "bfloat16"], default="bfloat16",
                    help="TRL's precision: bfloat16 = GRPOConfig(bf16=True), fp32 weights under bf16 autocast")
+    p.add_argument("--trl-compile", action=argparse.BooleanOptionalAction, default=False,
+                   help="TRL with the Trainer's torch_compile=True (torch.compile of the model, used by its "
+                        "training forward and by generate)")
     p.add_argument("--trl-vllm", action="store_true",
                    help="TRL generating with vLLM colocated in its process (use_vllm=True, vllm_mode='colocate')")
     p.add_argument("--roofline", action=argparse.BooleanOptionalAction, default=True,
@@ -158,7 +161,8 @@ def setting_lines(a: argparse.Namespace, model_dir: str) -> list[str]:
                              if a.oorl_async else "colocated vLLM engine") + f", CPU weight sync, probe_size {a.probe}",
         "TRL              GRPOTrainer, " + ("use_vllm=True, vllm_mode=colocate" if a.trl_vllm else
                                               "use_vllm=False (transformers.generate)") + ", loss_type dapo, beta 0, "
-        + ("bf16=True (fp32 weights and Adam state, bf16 autocast)" if a.trl_dtype == "bfloat16" else "fp32"),
+        + ("bf16=True (fp32 weights and Adam state, bf16 autocast)" if a.trl_dtype == "bfloat16" else "fp32")
+        + (", torch_compile=True" if a.trl_compile else ""),
     ]
 
 
@@ -333,6 +337,7 @@ def run_trl(a: argparse.Namespace, work: Path) -> dict:
     args = GRPOConfig(
         output_dir=str(work / "trl-run"), report_to="none", save_strategy="no", logging_steps=1,
         max_steps=total_steps, seed=a.seed, use_cpu=True, bf16=a.trl_dtype == "bfloat16", fp16=False,
+        torch_compile=a.trl_compile,
         model_init_kwargs={"dtype": "float32"}, gradient_checkpointing=False,
         per_device_train_batch_size=a.micro_batch, gradient_accumulation_steps=samples // a.micro_batch,
         num_generations=a.group_size, max_completion_length=a.max_new_tokens,
@@ -406,7 +411,8 @@ def run_trl(a: argparse.Namespace, work: Path) -> dict:
                                   {s: per_step[s]["gen"] for s in measured}, t_begin),
         "notes": ("use_vllm=True colocate" if a.trl_vllm else "use_vllm=False (transformers.generate)")
                  + ", no gradient checkpointing, "
-                 + ("bf16=True (bf16 autocast, fp32 weights)" if a.trl_dtype == "bfloat16" else "fp32"),
+                 + ("bf16=True (bf16 autocast, fp32 weights)" if a.trl_dtype == "bfloat16" else "fp32")
+                 + (", torch_compile=True" if a.trl_compile else ""),
     }
 
 
