@@ -477,11 +477,13 @@ def run_floors(a: argparse.Namespace, work: Path) -> dict:
     engine = RolloutWorker(a.model_dir, rc.model_dump(), cfg.model.dtype, cfg.seed,
                            resolve_backend(cfg.weight_sync.backend, "colocate", False), False,
                            rc.max_prompt_tokens + rc.max_new_tokens)
-    engine.generate(*step_batch(max(a.warmup, 1)), rc.max_new_tokens, rc.temperature, rc.top_p)  # warm-up
+    # token logprobs as the trainer asks for them (only with truncated importance sampling)
+    engine.generate(*step_batch(max(a.warmup, 1)), rc.max_new_tokens, rc.temperature, rc.top_p,
+                    logprobs=cfg.use_tis)  # warm-up
     gen_s, gen_tokens, batches = 0.0, 0, []
     for step in range(a.warmup + 1, a.warmup + a.steps + 1):
         prompts, seeds = step_batch(step)
-        out = engine.generate(prompts, seeds, rc.max_new_tokens, rc.temperature, rc.top_p)
+        out = engine.generate(prompts, seeds, rc.max_new_tokens, rc.temperature, rc.top_p, logprobs=cfg.use_tis)
         gen_s += out["time_s"]
         responses = [r["token_ids"] or [tok.eos_token_id] for r in out["rows"]]
         gen_tokens += sum(len(r["token_ids"]) for r in out["rows"])
