@@ -119,7 +119,7 @@ class LearnerConfig(Section):
                                  "the model's head allows it (oorl.learner.head); off = the logits, then log-softmax")
     compile: bool = Field(False, description="torch.compile the model's elementwise pieces (its MLP and RMSNorm "
                           "modules, rotary embedding, eager attention; oorl.learner.compiled): bench learner step "
-                          "on CPU 3.2 -> 2.85 s, ~20 s more for the first step")
+                          "on CPU 3.14 -> 2.70 s, ~20 s more for the first step")
     mini_batches_per_step: int = Field(1, ge=1, description="optimizer updates per rollout batch")
     epochs_per_step: int = Field(1, ge=1, description="passes over each rollout batch")
     cpus_per_worker: float = Field(1.0, gt=0)

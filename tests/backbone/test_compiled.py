@@ -37,6 +37,9 @@ def test_compiled_pieces_match_eager_values_and_gradients(restored):
     mask = torch.ones_like(ids)
     mask[1, 8:] = 0  # a padded row
     eager = {ac: _loss_and_grads(model, ids, mask, ac) for ac in (False, True)}
+    from torch._dynamo.utils import counters
+
+    graphs = counters["stats"]["unique_graphs"]
     names = compile_pieces(model)
     assert names == ["LlamaMLP", "LlamaRMSNorm", "apply_rotary_pos_emb", "eager_attention_forward"]
     assert compile_pieces(model) == names[2:]  # again: the modules are left as they are
@@ -46,6 +49,7 @@ def test_compiled_pieces_match_eager_values_and_gradients(restored):
         assert torch.allclose(lp, want_lp, atol=tol, rtol=tol), (autocast, (lp - want_lp).abs().max())
         for n, g in grads.items():
             assert torch.allclose(g, want_g[n], atol=tol, rtol=tol), (autocast, n, (g - want_g[n]).abs().max())
+    assert counters["stats"]["unique_graphs"] >= graphs + 4  # compiled code ran (no silent eager fallback)
 
 
 def test_under_zero3_only_the_parameter_free_functions(restored):
