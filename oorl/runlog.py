@@ -46,7 +46,7 @@ class MetricsLog:
     and ``timeline.png``), mirrored to the configured loggers (``trainer.loggers``: TensorBoard by
     default, W&B, MLflow) and to the terminal: a progress bar with ETA on a TTY, else one line per step
     (as in a Ray job's log) with the phase split. The PNGs (``training_curves.png``, ``timeline.png``)
-    are redrawn after the first step, then at most every ``trainer.plot_every_s`` seconds, after each
+    are redrawn after the first training step, then at most every ``trainer.plot_every_s`` seconds, after each
     eval and at the end. ``close`` prints where the run's outputs are."""
 
     def __init__(self, run_dir: Path, total_steps: int, first_step: int = 1, cfg=None) -> None:
@@ -68,7 +68,8 @@ class MetricsLog:
         self.last_step = first_step - 1
         self.plot_every_s = t.plot_every_s
         self.plotted = None  # time.monotonic() of the last redraw; None: nothing drawn yet
-        self.unplotted = False  # rows logged since the last redraw
+        self.unplotted = False  # rows logged (or dropped on resume) since the last redraw
+        self.drew_training = False  # a training step has been drawn (an eval-only step 0 may come first)
         self.tty = sys.stdout.isatty()
         self.progress = None
         if self.tty:
@@ -83,8 +84,10 @@ class MetricsLog:
         """On resume, drop lines logged after the checkpoint we resume from."""
         for path in (self.path, self.samples_path, self.timeline_path):
             if path.exists():
-                keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+                lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+                keep = [ln for ln in lines if json.loads(ln)["step"] <= step]
                 path.write_text("".join(ln + "\n" for ln in keep))
+                self.unplotted |= len(keep) < len(lines)  # the plots still show the dropped steps
 
     def samples(self, records: list[dict]) -> None:
         """Append rollout samples (one JSON object each, with their ``step``) to ``samples.jsonl``."""
@@ -105,9 +108,14 @@ class MetricsLog:
             with self.timeline_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
         self.unplotted = True
-        if (self.plotted is None or any(k.startswith("eval/") for k in metrics)
+        training = "step_time_s" in metrics
+        if (self.plotted is None or (training and not self.drew_training) or any(k.startswith("eval/") for k in metrics)
                 or time.monotonic() - self.plotted >= self.plot_every_s):
-            self.plot()
+            try:
+                self.plot()
+            except Exception as e:  # noqa: BLE001 - a plot failing must not stop the run
+                print(f"oorl: drawing the run's plots failed: {e}", file=sys.stderr)
+            self.drew_training |= training
         numbers = {k: float(v) for k, v in metrics.items() if k != "step" and isinstance(v, (int, float))
                    and not isinstance(v, bool) and math.isfinite(v)}
         for lg in self.loggers:

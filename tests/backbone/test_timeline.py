@@ -79,10 +79,13 @@ def test_plots_are_redrawn_at_most_every_plot_every_s_after_evals_and_at_the_end
 
     log = MetricsLog(tmp_path, total_steps=4)
     log.plot_every_s = 3600.0
-    rows = _steps()[1:]
+    step0, *rows = _steps()
     try:
+        log.log({"step": 0, "spans": step0["spans"], "eval/accuracy": 0.25})  # trainer.eval_before_train
+        base = drawn()
         log.log({"step": 1, "spans": rows[0]["spans"], "reward_mean": 0.1, "step_time_s": 10.0})
-        first = drawn()  # the first step is drawn at once
+        first = drawn()  # the first training step is drawn at once
+        assert first[0] != base[0] and first[1] != base[1]
         log.log({"step": 2, "spans": rows[1]["spans"], "reward_mean": 0.2, "step_time_s": 10.0})
         assert drawn() == first
         log.log({"step": 3, "spans": rows[2]["spans"], "reward_mean": 0.3, "step_time_s": 10.0, "eval/accuracy": 0.5})
@@ -94,7 +97,7 @@ def test_plots_are_redrawn_at_most_every_plot_every_s_after_evals_and_at_the_end
         log.close()
     end = drawn()
     assert end[0] != after_eval[0] and end[1] != after_eval[1]  # the last rows are in the final plots
-    assert len(read_spans(timeline.with_name(TIMELINE_FILE))) == 4 * 5
+    assert len(read_spans(timeline.with_name(TIMELINE_FILE))) == 1 + 4 * 5
 
 
 def test_resume_truncates_the_timeline(tmp_path):
