@@ -35,7 +35,7 @@ class Sample:
     task: int                 # index of the task in its dataset
     seed: int = 0             # the sampling seed (per sample: resumable and engine-independent)
     response_ids: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)  # the engine's, per response token (the trainer asks only with algo.tis)
+    logprobs: list[float] = field(default_factory=list)  # the engine's, per response token (asked for only when cfg.use_tis)
     text: str = ""
     finish_reason: str | None = None
     weight_version: int = 0   # the learner step whose weights generated it

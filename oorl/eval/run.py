@@ -93,7 +93,7 @@ def _run_task_eval(cfg, model, model_dir, scorer, tokenizer, samples, out_dir):
     use_gpu = torch.cuda.is_available()
     engine = RolloutWorker(model_dir, cfg.rollout.model_dump(), cfg.model.dtype, cfg.seed, "oorl_cpu" if not use_gpu else "nccl",
                            use_gpu, cfg.rollout.max_prompt_tokens + cfg.rollout.max_new_tokens)
-    result = evaluate(cfg, tasks, scorer, RolloutGroup([engine]), pool, tokenizer, samples)
+    result = evaluate(cfg, tasks, scorer, RolloutGroup([engine], logprobs=False), pool, tokenizer, samples)
     extra = {"model": str(model), "model_dir": model_dir, "samples": samples, "tasks": len(tasks),
              "scorer": cfg.trainer.eval_scorer, "sandbox": pool.sandbox_limits()[0]}
     paths = list(write_report(result, out_dir, name="eval", extra=extra))

@@ -130,8 +130,9 @@ class RolloutGroup:
         return calls
 
     def generate(self, samples: list[Sample], max_new_tokens: int, temperature: float, top_p: float) -> float:
-        """Fill each sample's response (ids, engine logprobs, text, finish reason, weight version) in
-        place; returns the generation time (the slowest engine's)."""
+        """Fill each sample's response (ids, text, finish reason, weight version, and the engine's
+        token logprobs when the group asks for them) in place; returns the generation time (the
+        slowest engine's)."""
         return self.finish(self.start(samples, max_new_tokens, temperature, top_p))
 
     def start(self, samples: list[Sample], max_new_tokens: int, temperature: float, top_p: float,

@@ -42,7 +42,7 @@ class CpuWeightTransferUpdateInfo(WeightTransferUpdateInfo):
     names: list[str]
     shapes: list[list[int]]
     flat: Any  # a 1-D uint8 NumPy array over the packed bucket (buckets.to_wire), zero-copy out of Ray's store
-    dtype: str = "bfloat16"  # the packed tensors' dtype
+    dtype: str  # the packed tensors' dtype (torch's name: "bfloat16", "float32", ...)
 
 
 class CpuTrainerWeightTransferEngine:
