@@ -69,7 +69,6 @@ class MetricsLog:
         self.plot_every_s = t.plot_every_s
         self.plotted = None  # time.monotonic() of the last redraw; None: nothing drawn yet
         self.unplotted = False  # rows logged (or dropped on resume) since the last redraw
-        self.drew_training = False  # a training step has been drawn (an eval-only step 0 may come first)
         self.tty = sys.stdout.isatty()
         self.progress = None
         if self.tty:
@@ -108,14 +107,10 @@ class MetricsLog:
             with self.timeline_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
         self.unplotted = True
-        training = "step_time_s" in metrics
-        if (self.plotted is None or (training and not self.drew_training) or any(k.startswith("eval/") for k in metrics)
+        first_training = "step_time_s" in metrics and self.done == 0  # an eval-only step 0 may come first
+        if (self.plotted is None or first_training or any(k.startswith("eval/") for k in metrics)
                 or time.monotonic() - self.plotted >= self.plot_every_s):
-            try:
-                self.plot()
-            except Exception as e:  # noqa: BLE001 - a plot failing must not stop the run
-                print(f"oorl: drawing the run's plots failed: {e}", file=sys.stderr)
-            self.drew_training |= training
+            self.plot()
         numbers = {k: float(v) for k, v in metrics.items() if k != "step" and isinstance(v, (int, float))
                    and not isinstance(v, bool) and math.isfinite(v)}
         for lg in self.loggers:
@@ -123,9 +118,13 @@ class MetricsLog:
         self._console(metrics, spans)
 
     def plot(self) -> None:
-        """Redraw ``training_curves.png`` and ``timeline.png`` from the logs."""
-        plot_run(self.run_dir)
-        plot_timeline(self.run_dir)
+        """Redraw ``training_curves.png`` and ``timeline.png`` from the logs; a failure warns (it must
+        neither stop the run nor hide its outcome)."""
+        try:
+            plot_run(self.run_dir)
+            plot_timeline(self.run_dir)
+        except Exception as e:  # noqa: BLE001
+            print(f"oorl: drawing the run's plots failed: {e}", file=sys.stderr)
         self.plotted, self.unplotted = time.monotonic(), False
 
     def _console(self, metrics: dict, spans: list) -> None:
@@ -185,10 +184,7 @@ class MetricsLog:
         if self.progress is not None:
             self.progress.stop()
         if self.unplotted:
-            try:
-                self.plot()
-            except Exception as e:  # noqa: BLE001 - a plot failing must not hide the run's outcome
-                print(f"oorl: drawing the run's plots failed: {e}", file=sys.stderr)
+            self.plot()
         for lg in self.loggers:
             try:
                 lg.close(failed=failed)

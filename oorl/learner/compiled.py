@@ -30,7 +30,6 @@ FUNCTIONS = ("apply_rotary_pos_emb", "eager_attention_forward")
 MODULE_SUFFIXES = ("MLP", "RMSNorm")
 RECOMPILE_LIMIT = 64  # graphs per compiled function (Dynamo's default, 8, is reachable: policy and reference,
 #                       grad and no-grad, size-1 batches)
-_ORIGINAL: dict[tuple[str, str], object] = {}  # (modeling module, function name) -> the eager function
 
 
 def compile_pieces(model: torch.nn.Module, zero3: bool = False) -> list[str]:
@@ -54,17 +53,9 @@ def compile_pieces(model: torch.nn.Module, zero3: bool = False) -> list[str]:
             m.forward = compiled[cls].__get__(m, cls)  # one compiled function for every instance
     for name in FUNCTIONS:
         fn = getattr(modeling, name, None)
-        if fn is None or not callable(fn):
+        if not callable(fn):
             continue
-        if (modeling.__name__, name) not in _ORIGINAL:
-            _ORIGINAL[modeling.__name__, name] = fn
+        if not hasattr(fn, "_torchdynamo_orig_callable"):  # not compiled yet (the reference comes second)
             setattr(modeling, name, torch.compile(fn, dynamic=True))  # the forwards look it up at each call
         done.append(name)
     return done
-
-
-def restore_functions() -> None:
-    """Put the eager module functions back (process-wide; the learner process never needs it, tests do)."""
-    for (module, name), fn in _ORIGINAL.items():
-        setattr(sys.modules[module], name, fn)
-    _ORIGINAL.clear()

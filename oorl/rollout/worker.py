@@ -80,9 +80,10 @@ class RolloutWorker:
                 "incarnation": self.incarnation}
 
     def generate_batch(self, payload: dict, max_new_tokens: int, temperature: float, top_p: float) -> dict:
-        """:meth:`generate` on ``{"prompts", "seeds"}`` (one object in Ray's store per engine and step)."""
+        """:meth:`generate` on ``{"prompts", "seeds", "logprobs"}`` (one object in Ray's store per engine
+        and step)."""
         return self.generate(payload["prompts"], payload["seeds"], max_new_tokens, temperature, top_p,
-                             logprobs=payload.get("logprobs", True))
+                             logprobs=payload["logprobs"])
 
     def prompt_logprobs_batch(self, payload: dict) -> dict:
         return {"rows": self.prompt_logprobs(payload["seqs"], payload["starts"]), "incarnation": self.incarnation}

@@ -5,7 +5,9 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from oorl.learner.compiled import compile_pieces, restore_functions
+from transformers.models.llama import modeling_llama
+
+from oorl.learner.compiled import FUNCTIONS, compile_pieces
 
 
 def _tiny():
@@ -26,9 +28,10 @@ def _loss_and_grads(model, ids, mask, autocast):
 
 
 @pytest.fixture
-def restored():
-    yield
-    restore_functions()
+def restored(monkeypatch):
+    """compile_pieces replaces the modeling module's functions process-wide: put the eager ones back."""
+    for name in FUNCTIONS:
+        monkeypatch.setattr(modeling_llama, name, getattr(modeling_llama, name))
 
 
 def test_compiled_pieces_match_eager_values_and_gradients(restored):
@@ -56,7 +59,4 @@ def test_under_zero3_only_the_parameter_free_functions(restored):
     model = _tiny()
     assert compile_pieces(model, zero3=True) == ["apply_rotary_pos_emb", "eager_attention_forward"]
     assert not any("forward" in vars(m) for m in model.modules())
-    restore_functions()
-    from transformers.models.llama import modeling_llama
-
-    assert not hasattr(modeling_llama.apply_rotary_pos_emb, "_torchdynamo_orig_callable")
+    assert all(hasattr(getattr(modeling_llama, name), "_torchdynamo_orig_callable") for name in FUNCTIONS)
