@@ -29,9 +29,17 @@ def bf16_mode(learner, dtype: str, use_gpu: bool) -> str | None:
     return learner.bf16_mode
 
 
+def learner_clips(learner, dtype: str, use_gpu: bool) -> bool:
+    """True where the learner clips the gradients itself: ZeRO stage 0 with the plain optimizer (fp32
+    or bf16 autocast), where DeepSpeed's clipping computes the gradient norm and drops it (its
+    ``get_global_grad_norm()`` is None), so the run's ``grad_norm`` would read 0."""
+    return learner.zero_stage == 0 and dtype != "float16" and bf16_mode(learner, dtype, use_gpu) != "master"
+
+
 def deepspeed_config(learner, dtype: str, grad_accum_steps: int, use_gpu: bool) -> dict:
     """bf16 autocast: no bf16 section (the module is fp32) but DeepSpeed's ``torch_autocast``, which runs
-    the engine's forward under ``torch.autocast(bfloat16)``."""
+    the engine's forward under ``torch.autocast(bfloat16)``. Where :func:`learner_clips`, DeepSpeed does
+    not clip."""
     zero: dict = {"stage": learner.zero_stage}
     if learner.zero_stage == 3:
         zero.update({"stage3_gather_16bit_weights_on_model_save": True, "stage3_param_persistence_threshold": 0})
@@ -41,7 +49,7 @@ def deepspeed_config(learner, dtype: str, grad_accum_steps: int, use_gpu: bool) 
     cfg = {
         "train_micro_batch_size_per_gpu": learner.micro_batch_size,
         "gradient_accumulation_steps": grad_accum_steps,
-        "gradient_clipping": learner.grad_clip,
+        "gradient_clipping": 0.0 if learner_clips(learner, dtype, use_gpu) else learner.grad_clip,
         "zero_optimization": zero,
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,

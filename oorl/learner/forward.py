@@ -19,6 +19,7 @@ and after its last token, so callers mask it exactly as before.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable
 
@@ -65,6 +66,37 @@ def prompt_groups(mb: dict[str, torch.Tensor], min_rows: int = 2) -> PromptGroup
     return PromptGroups(starts, torch.tensor(group), torch.tensor(rows))
 
 
+def length_chunks(lengths: list[int], overhead: float) -> list[list[int]]:
+    """Rows grouped by length so that each group's forward pads only to its own longest row.
+
+    A forward over rows padded to the longest costs ``rows x longest`` token-forwards; each more forward
+    costs ``overhead`` token-forwards of fixed work (dispatch of every layer's ops, smaller matmuls).
+    The result minimises ``sum(rows x longest) + overhead x (groups - 1)``: rows sorted by length, split
+    at the cheapest points (a split into contiguous runs of the sorted order is optimal), by dynamic
+    programming, O(rows^2). Groups come longest first; each lists its row indices, shortest first.
+    ``overhead`` 0 gives one group per distinct length, ``inf`` one group in row order.
+    """
+    n = len(lengths)
+    if n == 0:
+        return []
+    if overhead == float("inf"):
+        return [list(range(n))]
+    order = sorted(range(n), key=lambda r: (lengths[r], r))
+    best = [0.0] + [float("inf")] * n  # best[j]: the cost of the first j sorted rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        longest = lengths[order[j - 1]]  # sorted: the run's last row is its longest
+        for i in range(j):
+            c = best[i] + (j - i) * longest + (overhead if i else 0.0)
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    groups, j = [], n
+    while j:
+        groups.append(order[cut[j]:j])
+        j = cut[j]
+    return groups
+
+
 def _first_response_col(mb: dict[str, torch.Tensor]) -> int:
     """The first logprob column any row needs (one before its first completion token), at least 0."""
     mask = mb["loss_mask"]
@@ -76,7 +108,7 @@ def _first_response_col(mb: dict[str, torch.Tensor]) -> int:
 
 def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_prompt: bool = True,
                          temperature: float = 1.0, agree: Callable[[bool], bool] | None = None,
-                         fused: bool = True) -> torch.Tensor:
+                         fused: bool = True, chunk_overhead: float = float("inf")) -> torch.Tensor:
     """log p(token t | tokens < t) for columns t-1 = 0..T-2 of ``mb``; float32 ``[B, T-1]``.
 
     ``p`` is softmax(logits / temperature): the distribution vLLM sampled from at that temperature.
@@ -89,7 +121,11 @@ def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_promp
     chunks (one prompt each, one row or more) agree.
 
     ``fused``: the LM head and the log-softmax in one function where the model allows it
-    (:mod:`oorl.learner.head`; same values, less memory traffic).
+    (:mod:`oorl.learner.head`; same values, less memory traffic), over the scored tokens only.
+
+    ``chunk_overhead`` (shared prompts, without ``agree``): the completions run in groups of rows of
+    similar length (:func:`length_chunks`, a forward's fixed cost counted as this many token-forwards)
+    instead of all padded to the longest; ``inf``: one forward.
     """
     ids = mb["input_ids"].to(device)
     att = mb["attention_mask"].to(device)
@@ -103,30 +139,37 @@ def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_promp
         shared = agree(shared)
     head = fused_head(model) if fused else None
     if shared:
-        return _shared_prompt_logprobs(model, ids, att, groups, temperature, head)
+        overhead = chunk_overhead if agree is None else float("inf")  # ZeRO-3 ranks must run alike
+        return _shared_prompt_logprobs(model, ids, att, groups, temperature, head, overhead)
     start = _first_response_col(mb)
     keep = torch.arange(start, t - 1, device=device)
     lp = _scored(model, head, ids[:, start + 1:], temperature, input_ids=ids, attention_mask=att, logits_to_keep=keep)
     return torch.cat([lp.new_zeros(b, start), lp], dim=1)
 
 
-def _scored(model, head, targets: torch.Tensor, temperature: float, **inputs) -> torch.Tensor:
+def _scored(model, head, targets: torch.Tensor, temperature: float, scored: torch.Tensor | None = None,
+            **inputs) -> torch.Tensor:
     """A forward of ``model`` on ``inputs``, and the logprobs of ``targets`` at the positions whose
-    logits it returns; through :func:`head_logprobs` when ``head`` is the model's LM head."""
+    logits it returns; through :func:`head_logprobs` when ``head`` is the model's LM head, there only
+    at the positions where ``scored`` (a bool mask the shape of ``targets``) is true, 0 elsewhere."""
     if head is None:
         logits = model(**inputs).logits
         return gather_logprobs(logits if temperature == 1.0 else logits.float() / temperature, targets)
     with head_returns_hidden(head):
         hidden = model(**inputs).logits
-    return head_logprobs(hidden, head.weight, targets, temperature)
+    if scored is None or bool(scored.all()):
+        return head_logprobs(hidden, head.weight, targets, temperature)
+    lp = head_logprobs(hidden[scored], head.weight, targets[scored], temperature)
+    return lp.new_zeros(targets.shape).masked_scatter(scored, lp)
 
 
 def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, groups: PromptGroups,
-                            temperature: float, head) -> torch.Tensor:
-    """Two forwards: every distinct prompt but its last token (batch G), then every row from its
-    prompt's last token on, on its prompt's key/value cache (batch B). The last prompt token runs with
-    the completion so that its logits, which score the first completion token, come out of the second
-    forward with the rest; it costs one token-forward per row.
+                            temperature: float, head, chunk_overhead: float = float("inf")) -> torch.Tensor:
+    """Two forwards or more: every distinct prompt but its last token (batch G), then every row from its
+    prompt's last token on, on its prompt's key/value cache (batch B, or several batches of rows of
+    similar length: :func:`length_chunks`). The last prompt token runs with the completion so that
+    its logits, which score the first completion token, come out of the second forward with the rest;
+    it costs one token-forward per row.
 
     The prompts are left-padded in the cache, so that a query's distance to a cached key in cache
     slots is its distance in the row: sliding-window masks, which Hugging Face builds from slots, and
@@ -143,15 +186,53 @@ def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, groups:
     cache = pre.past_key_values
     if cache is None or cache.get_seq_length() != width:
         raise RuntimeError("the model kept no key/value cache of the shared prompt; set learner.share_prompt=false")
-    cache.reorder_cache(group)  # row r attends to its prompt's keys and values (index_select: gradients flow)
     n = att.sum(1) - starts  # completion tokens of each row
+    chunks = length_chunks(n.tolist(), chunk_overhead)
+    outs = []
+    for k, chunk in enumerate(chunks):
+        sel = torch.tensor(chunk, device=dev)
+        # row r attends to its prompt's keys and values (index_select: gradients flow); the last chunk
+        # reorders the prompts' cache itself, the others a copy of it
+        rows_cache = _cache_rows(cache, group[sel], in_place=k == len(chunks) - 1)
+        outs.append(_completion_logprobs(model, head, ids[sel], starts[sel], n[sel], prompt_att[group[sel]],
+                                         rows_cache, temperature))
+    order = [r for c in chunks for r in c]
+    if order == list(range(b)):
+        return torch.cat(outs) if len(outs) > 1 else outs[0]
+    where = torch.empty(b, dtype=torch.long, device=dev)
+    where[torch.tensor(order, device=dev)] = torch.arange(b, device=dev)
+    return torch.cat(outs)[where]  # back to row order
+
+
+def _cache_rows(cache, index: torch.Tensor, in_place: bool):
+    """``cache`` with its batch rows ``index`` (gradients flow to the selected keys and values)."""
+    if not in_place:  # a copy whose reorder leaves the original's tensors (and lists of them) as they are
+        cache = copy.copy(cache)
+        cache.layers = [_shallow_copy(layer) for layer in cache.layers]
+    cache.reorder_cache(index)
+    return cache
+
+
+def _shallow_copy(obj):
+    new = copy.copy(obj)
+    for k, v in vars(obj).items():
+        if isinstance(v, (list, dict)):
+            setattr(new, k, copy.copy(v))
+    return new
+
+
+def _completion_logprobs(model, head, ids, starts, n, prompt_att, cache, temperature) -> torch.Tensor:
+    """``[B, T-1]`` logprobs of rows ``ids`` (each ``n`` completion tokens from ``starts``), run from
+    their last prompt token on over ``cache`` (their prompts, ``prompt_att`` marking its real slots)."""
+    b, t = ids.shape
+    dev = ids.device
     steps = int(n.max())
     pos = (starts - 1)[:, None] + torch.arange(steps, device=dev)  # [B, C] positions in the row
     valid = pos < (starts + n - 1)[:, None]
     body = ids.gather(1, pos.clamp(max=t - 1))
     targets = ids.gather(1, (pos + 1).clamp(max=t - 1))
-    lp = _scored(model, head, targets, temperature, input_ids=body, past_key_values=cache, use_cache=True,
-                 attention_mask=torch.cat([prompt_att[group], valid.long()], dim=1),
+    lp = _scored(model, head, targets, temperature, scored=valid, input_ids=body, past_key_values=cache,
+                 use_cache=True, attention_mask=torch.cat([prompt_att, valid.long()], dim=1),
                  position_ids=pos.clamp(max=t - 1))  # padding cells: no position past the plain forward's
     lp = lp.masked_fill(~valid, 0.0)
     cols = max(t - 1, int(pos.max()) + 1)

@@ -25,9 +25,23 @@ from oorl.config import Config
 from oorl.learner.batch import micro_batches, train_mask
 from oorl.learner.compiled import compile_pieces
 from oorl.learner.forward import micro_batch_logprobs
-from oorl.learner.ds_config import bf16_mode, deepspeed_config
+from oorl.learner.ds_config import bf16_mode, deepspeed_config, learner_clips
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def chunk_overhead(learner, use_gpu: bool) -> float:
+    """``learner.length_chunks`` as the token-forwards one more forward must save (inf: one forward).
+    ``auto``: 128 on CPU, measured on the bench learner step (SmolLM2-135M, 2 threads: a token costs
+    ~2.8 ms forward and backward, one more forward ~0.35 s, its ops' dispatch and smaller matmuls;
+    benchmarks/README.md); 1024 on GPUs, where a token costs far less next to a forward's kernel
+    launches (not measured)."""
+    v = learner.length_chunks
+    if v == "off":
+        return float("inf")
+    if v == "auto":
+        return 1024.0 if use_gpu else 128.0
+    return float(v)
 
 
 def attention_kernel(learner, use_gpu: bool) -> str | None:
@@ -102,6 +116,9 @@ class LearnerWorker:
         self._hf_ds = HfDeepSpeedConfig(ds_cfg) if lc.zero_stage == 3 else None  # partition at load
         torch.manual_seed(self.cfg.seed)
         self.attn = attention_kernel(lc, use_gpu)
+        self.chunk_overhead = chunk_overhead(lc, use_gpu)
+        self.clips = learner_clips(lc, self.cfg.model.dtype, use_gpu)
+        self._grad_norm = None  # the last update's gradient norm where this class clips
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation=self.attn)
         if self.cfg.model.gradient_checkpointing:
             model.gradient_checkpointing_enable()
@@ -177,7 +194,8 @@ class LearnerWorker:
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=plain_ref or (self.autocast and self.cfg.learner.zero_stage < 3)):
             return micro_batch_logprobs(model, mb, self.device, share_prompt=self.cfg.learner.share_prompt,
-                                        temperature=temperature, agree=agree, fused=self.cfg.learner.fused_logprobs)
+                                        temperature=temperature, agree=agree, fused=self.cfg.learner.fused_logprobs,
+                                        chunk_overhead=self.chunk_overhead)
 
     def _all_ranks(self, flag: bool) -> bool:
         """True when ``flag`` is true on every rank (ZeRO-3: the ranks' forwards must match)."""
@@ -282,7 +300,8 @@ class LearnerWorker:
         # "loss" etc. are sums of globally normalised micro-batch terms: the step loss of this rank's
         # share; the driver sums over ranks and divides by the number of updates.
         metrics["updates"] = updates
-        metrics["grad_norm"] = float(self.engine.get_global_grad_norm() or 0.0)
+        norm = self._grad_norm if self.clips else self.engine.get_global_grad_norm()
+        metrics["grad_norm"] = float(norm or 0.0)
         metrics["lr"] = float(self.scheduler.get_last_lr()[0])
         metrics["train_time_s"] = time.perf_counter() - t0
         return metrics
@@ -292,6 +311,13 @@ class LearnerWorker:
         change, so the cast region closes first."""
         if self.engine.is_gradient_accumulation_boundary():
             casts.close()
+            if self.clips:  # the norm before clipping, as DeepSpeed reports it elsewhere
+                params = [p for p in self.engine.module.parameters() if p.grad is not None]
+                if self.cfg.learner.grad_clip > 0:
+                    norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.learner.grad_clip, foreach=True)
+                else:
+                    norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
+                self._grad_norm = float(norm)
         self.engine.step()
 
     @torch.no_grad()

@@ -27,6 +27,8 @@ def test_defaults_and_dotted_overrides(tmp_path):
     ("placement.max_restarts=-1", "config field 'placement.max_restarts'"),
     ("algo.tis=yes please", "config field 'algo.tis'"),
     ("learner.attn_implementation=fast", "config field 'learner.attn_implementation'"),
+    ("learner.length_chunks=-1", "config field 'learner.length_chunks'"),
+    ("learner.length_chunks=on", "config field 'learner.length_chunks'"),
 ])
 def test_bad_overrides_name_the_field(override, needle):
     with pytest.raises(UserError) as e:
@@ -39,6 +41,12 @@ def test_on_off_values_as_typed_on_a_command_line():
     # YAML reads a bare on/off as a boolean; the field takes the words
     assert [load_config(None, [f"algo.tis={v}"]).algo.tis for v in ("on", "off", "auto", "true", "false")] == \
         ["on", "off", "auto", "on", "off"]
+
+
+def test_length_chunks_values():
+    assert [load_config(None, [f"learner.length_chunks={v}"]).learner.length_chunks for v in ("off", "auto", "0", "64.5")] \
+        == ["off", "auto", 0.0, 64.5]
+    assert load_config(None, []).learner.length_chunks == "auto"
 
 
 def test_missing_and_malformed_files(tmp_path):

@@ -7,7 +7,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from oorl.learner.batch import build_batch, token_logprobs
-from oorl.learner.forward import micro_batch_logprobs, prompt_groups
+from oorl.learner.forward import length_chunks, micro_batch_logprobs, prompt_groups
 
 
 def _tiny(attn: str):
@@ -51,20 +51,20 @@ def _grads(model, mb, fn):
     return {n: p.grad.clone() for n, p in model.named_parameters()}
 
 
-def _logprobs_and_forward_shapes(model, mb):
+def _logprobs_and_forward_shapes(model, mb, **kw):
     """``micro_batch_logprobs`` on ``mb``, and the ``input_ids`` shape of each model forward it ran."""
     shapes = []
     hook = model.register_forward_pre_hook(lambda m, a, kw: shapes.append(tuple(kw["input_ids"].shape)),
                                            with_kwargs=True)
     try:
-        return micro_batch_logprobs(model, mb, "cpu"), shapes
+        return micro_batch_logprobs(model, mb, "cpu", **kw), shapes
     finally:
         hook.remove()
 
 
-def _assert_grads_match_plain(model, mb):
+def _assert_grads_match_plain(model, mb, **kw):
     g_want = _grads(model, mb, _plain)
-    g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu"))
+    g_got = _grads(model, mb, lambda m, b: micro_batch_logprobs(m, b, "cpu", **kw))
     for name, g in g_want.items():
         assert torch.allclose(g_got[name], g, atol=1e-5, rtol=1e-4), name
 
@@ -126,6 +126,57 @@ def test_several_prompt_groups_in_one_micro_batch_match_plain_forward(model, ord
     _assert_grads_match_plain(model, mb)
 
 
+def _chunk_cost(lengths, groups, overhead):
+    return sum(len(g) * max(lengths[r] for r in g) for g in groups) + overhead * (len(groups) - 1)
+
+
+def _partitions(items):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in _partitions(rest):
+        yield [[first], *part]
+        for i in range(len(part)):
+            yield [*part[:i], [first, *part[i]], *part[i + 1:]]
+
+
+def test_length_chunks():
+    assert length_chunks([], 32) == []
+    assert length_chunks([5, 64, 64, 7], float("inf")) == [[0, 1, 2, 3]]  # one group, row order
+    assert length_chunks([64, 9, 64, 12, 63], 0) == [[0, 2], [4], [3], [1]]  # one group per distinct length
+    # bimodal, as GRPO completions often are (some hit max_new_tokens, some stop early)
+    assert length_chunks([64, 10, 64, 12, 64, 64, 11, 64], 32) == [[0, 2, 4, 5, 7], [1, 6, 3]]
+    assert length_chunks([64, 60, 62, 64], 32) == [[1, 2, 0, 3]]  # too little padding to pay a forward
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(60):  # optimal over every partition of the rows, not only runs of the sorted order
+        n = int(torch.randint(1, 7, (), generator=rng))
+        lengths = torch.randint(1, 40, (n,), generator=rng).tolist()
+        overhead = float(torch.randint(0, 30, (), generator=rng))
+        got = length_chunks(lengths, overhead)
+        assert sorted(r for g in got for r in g) == list(range(n))
+        best = min(_chunk_cost(lengths, p, overhead) for p in _partitions(list(range(n))))
+        assert _chunk_cost(lengths, got, overhead) == best
+
+
+def test_length_chunks_forward_matches_plain_forward(model):
+    """Completions of very different lengths over two shared prompts, run in length groups (each its own
+    forward over a copy of the prompts' cache): the plain forward's logprobs and gradients."""
+    p1, p2 = list(range(30, 52)), list(range(60, 67))
+    long = list(range(11, 23))
+    rows = [(p1, long), (p2, [20]), (p1, [14]), (p2, long[::-1]), (p1, [15, 16]), (p2, long)]
+    mb = build_batch([p for p, _ in rows], [r for _, r in rows], [0.0] * len(rows), pad_id=0)
+    mask = mb["loss_mask"][:, 1:].bool()
+    got, shapes = _logprobs_and_forward_shapes(model, mb, chunk_overhead=4)
+    assert shapes == [(2, 21), (3, 12), (3, 2)]  # the prompts once, then the long rows, then the short ones
+    want = _plain(model, mb)
+    assert torch.allclose(got[mask], want[mask], atol=1e-5)
+    assert (got[~mask] == 0).all()
+    _assert_grads_match_plain(model, mb, chunk_overhead=4)
+    one, shapes = _logprobs_and_forward_shapes(model, mb, chunk_overhead=float("inf"))
+    assert shapes == [(2, 21), (6, 12)] and torch.allclose(one[mask], got[mask], atol=1e-5)
+
+
 def test_gradient_checkpointing_falls_back_to_the_plain_forward(model):
     mb = _group(list(range(30, 52)), [[11, 12, 13], [14, 15]])
     mask = mb["loss_mask"][:, 1:].bool()
@@ -185,8 +236,9 @@ def test_fused_and_plain_head_paths(model, fused, monkeypatch):
     assert len(calls) == (2 if fused else 0)
 
 
+@pytest.mark.parametrize("overhead", [float("inf"), 0.0], ids=["one-forward", "length-chunks"])
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])
-def test_sliding_window_model_with_prompts_of_different_lengths(attn):
+def test_sliding_window_model_with_prompts_of_different_lengths(attn, overhead):
     """A sliding-window model (a tiny Mistral, window 6) whose rows are longer than the window, with
     prompts of different lengths in one micro-batch: the cached prompts are left-padded, so the
     window counts the same tokens as in the plain forward."""
@@ -201,5 +253,6 @@ def test_sliding_window_model_with_prompts_of_different_lengths(attn):
     rows = [(p1, [11, 12, 13, 14, 15, 16, 17]), (p2, [20, 21, 22, 23, 24, 25, 26, 27, 28]), (p1, [18]), (p2, [29, 30])]
     mb = build_batch([p for p, _ in rows], [r for _, r in rows], [0.0] * 4, pad_id=0)
     mask = mb["loss_mask"][:, 1:].bool()
-    got = micro_batch_logprobs(model, mb, "cpu")
+    got = micro_batch_logprobs(model, mb, "cpu", chunk_overhead=overhead)
     assert torch.allclose(got[mask], _plain(model, mb)[mask], atol=1e-5)
+    _assert_grads_match_plain(model, mb, chunk_overhead=overhead)

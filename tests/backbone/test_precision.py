@@ -96,11 +96,18 @@ g = torch.Generator().manual_seed(0)
 prompts = [[1, 5, 6, 7]] * 8 + [[1, 8, 9]] * 8
 responses = [torch.randint(10, 150, (6,), generator=g).tolist() for _ in prompts]
 batch = build_batch(prompts, responses, torch.randn(16, generator=g).tolist(), pad_id=0)
+opt = w.engine.basic_optimizer  # the AdamW: the gradient norm it steps with (after any clipping)
+real_step, stepped = opt.step, []
+def step(*a, **k):
+    grads = [p.grad for group in opt.param_groups for p in group["params"] if p.grad is not None]
+    stepped.append(float(torch.nn.utils.get_total_norm(grads)))
+    return real_step(*a, **k)
+opt.step = step
 m = w.train_step(batch)
 after = weights()
 moved = sum(int(after[n].numel() > 0 and not torch.equal(before[n], after[n])) for n in before)
 checksum = sum(float(t.double().sum()) for t in after.values())
-print("RESULT", json.dumps({**w.precision(), "loss": m["loss"], "moved": moved, "n": len(before), "checksum": checksum,
+print("RESULT", json.dumps({**w.precision(), "loss": m["loss"], "grad_norm": m["grad_norm"], "stepped_norm": stepped, "moved": moved, "n": len(before), "checksum": checksum,
                             "attn": w.attn, "autocast_after": torch.is_autocast_enabled("cpu"), "linear_out": sorted(seen), "ref_linear_out": sorted(seen_ref),
                             "dtypes": sorted({str(p.dtype) for p in w.engine.module.parameters()})}))
 """
@@ -123,7 +130,21 @@ def test_learner_bf16_keeps_fp32_master_weights(stage, model_cache):
     assert res["ref_linear_out"] == ["torch.bfloat16"], res
     assert res["master"] == "float32" and res["optimizer_state"] == "float32", res
     assert res["moved"] > res["n"] // 2, res  # lr 3e-3: most bf16 weights change after one update
+    assert res["grad_norm"] > 0 and len(res["stepped_norm"]) == 1, res
     assert f"ZeRO stage {stage}" in out and "bfloat16 compute, float32 master weights" in out
+
+
+@pytest.mark.parametrize("stage", [0, 2])
+def test_gradient_norm_is_reported_and_clipped(stage, model_cache):
+    """``grad_norm`` is the norm before clipping, and the optimizer steps with gradients clipped to
+    ``learner.grad_clip``: at ZeRO stage 0 (fp32 and bf16 autocast), where the learner clips itself
+    (DeepSpeed's stage-0 clipping drops the norm, which read 0), as at stage 2, where DeepSpeed does."""
+    res, _ = learner_step(stage, "autocast", model_cache, "learner.grad_clip=0.001")
+    assert res["grad_norm"] > 0.01, res
+    assert res["stepped_norm"] == [pytest.approx(0.001, rel=0.02)], res
+    if stage == 0:
+        fp32, _ = learner_step(stage, "autocast", model_cache, "model.dtype=float32", "learner.grad_clip=0")
+        assert fp32["grad_norm"] > 0.01 and fp32["stepped_norm"] == [pytest.approx(fp32["grad_norm"], rel=1e-4)], fp32
 
 
 @pytest.mark.parametrize("stage", [0, 2, 3])
@@ -135,6 +156,7 @@ def test_learner_bf16_autocast_computes_in_bf16_on_fp32_weights(stage, model_cac
     assert res["ref_linear_out"] == ["torch.bfloat16"], res  # the reference computes as the policy does
     assert res["master"] == "float32" and res["optimizer_state"] == "float32", res
     assert res["moved"] > res["n"] // 2, res
+    assert res["grad_norm"] > 0 and len(res["stepped_norm"]) == 1, res
     assert f"ZeRO stage {stage}" in out and "bfloat16 autocast over float32 compute" in out
     assert res["attn"] == "eager" and res["autocast_after"] is False, res  # CPU default; no region left open
 
