@@ -53,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="torch threads (bench-cpu.yaml: learner.cpus_per_worker)")
     p.add_argument("--prompt-tokens", type=int, default=40)
     p.add_argument("--response-tokens", type=int, default=64)
+    p.add_argument("--lengths", choices=["fixed", "bimodal"], default="fixed",
+                   help="completion lengths: all --response-tokens, or bimodal (3 of 4 near that cap, the rest "
+                        "short; learner.length_chunks then groups rows by length)")
     p.add_argument("--reps", type=int, default=5, help="matmul repetitions per shape (best counts)")
     p.add_argument("--steps", type=int, default=2, help="timed training steps per dtype (the fastest counts)")
     p.add_argument("--allocator", choices=["auto", "tcmalloc", "system"], default="auto",
@@ -110,7 +113,11 @@ def count_cpu_attention() -> None:
     fc.register_flop_formula(bwd)(lambda g, q, k, v, *a, out_shape=None, **kw: fc.sdpa_backward_flop_count(g, q, k, v))
 
 
-def make_batch(cfg, vocab: int, prompt_tokens: int, response_tokens: int, seed: int = 0) -> dict:
+def make_batch(cfg, vocab: int, prompt_tokens: int, response_tokens: int, seed: int = 0,
+               lengths: str = "fixed") -> dict:
+    """The bench batch. ``lengths``: ``fixed``, every completion ``response_tokens`` long; ``bimodal``,
+    as GRPO completions under a token cap often are: in each group 3 of 4 run to within 4 tokens of
+    the cap, the rest stop early (8 to cap/2 tokens)."""
     import torch
 
     from oorl.learner.batch import build_batch
@@ -120,9 +127,13 @@ def make_batch(cfg, vocab: int, prompt_tokens: int, response_tokens: int, seed: 
     prompts, responses = [], []
     for _ in range(rc.prompts_per_step):
         prompt = torch.randint(10, vocab, (prompt_tokens,), generator=g).tolist()
-        for _ in range(rc.n_samples):
+        for i in range(rc.n_samples):
+            n = response_tokens
+            if lengths == "bimodal":
+                lo, hi = (response_tokens - 4, response_tokens) if i % 4 else (8, response_tokens // 2)
+                n = int(torch.randint(lo, hi + 1, (), generator=g))
             prompts.append(prompt)
-            responses.append(torch.randint(10, vocab, (response_tokens,), generator=g).tolist())
+            responses.append(torch.randint(10, vocab, (n,), generator=g).tolist())
     adv = torch.randn(len(prompts), generator=g).tolist()
     return build_batch(prompts, responses, adv, pad_id=0)
 
@@ -224,7 +235,7 @@ def child(a: argparse.Namespace) -> dict:
     shapes = learner_matmul_shapes(hf, cfg.learner.micro_batch_size * a.response_tokens)
     turn()
     peak = matmul_peak(shapes, dtype, a.reps)
-    batch = make_batch(cfg, hf.vocab_size, a.prompt_tokens, a.response_tokens)
+    batch = make_batch(cfg, hf.vocab_size, a.prompt_tokens, a.response_tokens, lengths=a.lengths)
 
     # timers: patch this process's functions and the engine's methods (the step's code is unchanged)
     timers = Timers()
@@ -292,7 +303,9 @@ def child(a: argparse.Namespace) -> dict:
             "peak_gflops": peak, "flops": flops, "flops_by_op": by_op, "warmup_step_s": warm_s, "compile_step_s": compile_s,
             "step_s": step_s, "all_steps_s": [x[0] for x in steps], "cpu_s": cpu_s,
             "all_steps_cpu_s": [x[2] for x in steps], "timers": timed, "profiled_step_s": prof_s, "profile": kinds, "tokens": tokens,
-            "loss": metrics.get("loss"), "loadavg": os.getloadavg()}
+            "loss": metrics.get("loss"), "loadavg": os.getloadavg(), "lengths": a.lengths,
+            "length_chunks": cfg.learner.length_chunks,
+            "padded_tokens": int(batch["attention_mask"].shape[0] * batch["attention_mask"].shape[1])}
 
 
 # ----------------------------------------------------------------------------------- report
@@ -303,7 +316,8 @@ def report(results: list[dict]) -> None:
         p = r["precision"]
         print(f"\n== {r['dtype']}: ZeRO stage {r['zero_stage']}, {r['threads']} threads; {p['compute']} compute, {p['master']} master weights, "
               f"{p['optimizer_state']} Adam state ({p['optimizer']}); {r['attention_kernel']} attention; {r.get('allocator', '?')} "
-              f"allocator; {r['tokens']} tokens in the batch")
+              f"allocator; {r['tokens']} tokens in the batch ({r.get('lengths', 'fixed')} completion lengths, "
+              f"{r.get('padded_tokens', '?')} padded; learner.length_chunks {r.get('length_chunks', '?')})")
         print("matmul peak (GFLOP/s, best of reps):")
         for name, g in r["peak_gflops"].items():
             print(f"  {name:<34} {g:8.1f}")
@@ -353,7 +367,7 @@ def main() -> None:
         log = Path(f"/tmp/bench_learner_{os.getpid()}_{dt}.log")
         cmd = [sys.executable, __file__, "--_child", dt, "--_out", str(out), "--config", a.config,
                "--threads", str(a.threads), "--prompt-tokens", str(a.prompt_tokens),
-               "--response-tokens", str(a.response_tokens), "--reps", str(a.reps), "--steps", str(a.steps),
+               "--response-tokens", str(a.response_tokens), "--lengths", a.lengths, "--reps", str(a.reps), "--steps", str(a.steps),
                "--set", *a.set]
         procs.append(subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=log.open("w"), text=True))
