@@ -130,7 +130,8 @@ def make_batch(cfg, vocab: int, prompt_tokens: int, response_tokens: int, seed: 
         for i in range(rc.n_samples):
             n = response_tokens
             if lengths == "bimodal":
-                lo, hi = (response_tokens - 4, response_tokens) if i % 4 else (8, response_tokens // 2)
+                half = max(response_tokens // 2, 1)
+                lo, hi = (max(response_tokens - 4, 1), response_tokens) if i % 4 else (min(8, half), half)
                 n = int(torch.randint(lo, hi + 1, (), generator=g))
             prompts.append(prompt)
             responses.append(torch.randint(10, vocab, (n,), generator=g).tolist())

@@ -129,7 +129,7 @@ class LearnerConfig(Section):
                 v = float(v)
             except ValueError:
                 v = True  # refused below
-        if v is True or (isinstance(v, (int, float)) and v < 0):
+        if v is True or (isinstance(v, (int, float)) and not v >= 0):  # negative or nan
             raise ValueError("takes 'auto', 'off' or a number of token-forwards >= 0")
         return v
 

@@ -29,6 +29,12 @@ from oorl.learner.batch import gather_logprobs
 from oorl.learner.head import fused_head, head_logprobs, head_returns_hidden
 
 
+# key/value cache layers (transformers' cache_utils) that replace their tensors when reordered or
+# extended, so that a shallow copy of one reorders without touching the original; static layers
+# advance a shared position tensor in place
+COPYABLE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
+
+
 @dataclass(frozen=True)
 class PromptGroups:
     """How the rows of a micro-batch share prompts."""
@@ -73,8 +79,8 @@ def length_chunks(lengths: list[int], overhead: float) -> list[list[int]]:
     costs ``overhead`` token-forwards of fixed work (dispatch of every layer's ops, smaller matmuls).
     The result minimises ``sum(rows x longest) + overhead x (groups - 1)``: rows sorted by length, split
     at the cheapest points (a split into contiguous runs of the sorted order is optimal), by dynamic
-    programming, O(rows^2). Groups come longest first; each lists its row indices, shortest first.
-    ``overhead`` 0 gives one group per distinct length, ``inf`` one group in row order.
+    programming, O(rows^2). Groups come longest first; each lists its row indices, shortest first;
+    a single group lists the rows in order. ``overhead`` 0 gives one group per distinct length.
     """
     n = len(lengths)
     if n == 0:
@@ -94,7 +100,7 @@ def length_chunks(lengths: list[int], overhead: float) -> list[list[int]]:
     while j:
         groups.append(order[cut[j]:j])
         j = cut[j]
-    return groups
+    return groups if len(groups) > 1 else [list(range(n))]
 
 
 def _first_response_col(mb: dict[str, torch.Tensor]) -> int:
@@ -121,7 +127,8 @@ def micro_batch_logprobs(model, mb: dict[str, torch.Tensor], device, share_promp
     chunks (one prompt each, one row or more) agree.
 
     ``fused``: the LM head and the log-softmax in one function where the model allows it
-    (:mod:`oorl.learner.head`; same values, less memory traffic), over the scored tokens only.
+    (:mod:`oorl.learner.head`; same values, less memory traffic); on the shared-prompt path over the
+    completion tokens only, not the padding.
 
     ``chunk_overhead`` (shared prompts, without ``agree``): the completions run in groups of rows of
     similar length (:func:`length_chunks`, a forward's fixed cost counted as this many token-forwards)
@@ -187,6 +194,8 @@ def _shared_prompt_logprobs(model, ids: torch.Tensor, att: torch.Tensor, groups:
     if cache is None or cache.get_seq_length() != width:
         raise RuntimeError("the model kept no key/value cache of the shared prompt; set learner.share_prompt=false")
     n = att.sum(1) - starts  # completion tokens of each row
+    if not all(type(layer).__name__ in COPYABLE_LAYERS for layer in getattr(cache, "layers", [None])):
+        chunk_overhead = float("inf")  # a cache whose copies would share state (static layers): one forward
     chunks = length_chunks(n.tolist(), chunk_overhead)
     outs = []
     for k, chunk in enumerate(chunks):

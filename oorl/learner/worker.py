@@ -264,7 +264,7 @@ class LearnerWorker:
             if batch is None:  # off-policy only: the same updates, the micro-steps without an on-policy term
                 for _ in range(updates):
                     for i in range(gas):
-                        if i == 0:
+                        if i == gas - 1:  # the accumulation boundary, where ZeRO 0/1 all-reduce the gradients
                             casts.open()
                             stats = {"loss": 0.0}
                             for prep in offpolicy:

@@ -29,6 +29,7 @@ def test_defaults_and_dotted_overrides(tmp_path):
     ("learner.attn_implementation=fast", "config field 'learner.attn_implementation'"),
     ("learner.length_chunks=-1", "config field 'learner.length_chunks'"),
     ("learner.length_chunks=on", "config field 'learner.length_chunks'"),
+    ("learner.length_chunks=nan", "config field 'learner.length_chunks'"),
 ])
 def test_bad_overrides_name_the_field(override, needle):
     with pytest.raises(UserError) as e:
@@ -44,8 +45,8 @@ def test_on_off_values_as_typed_on_a_command_line():
 
 
 def test_length_chunks_values():
-    assert [load_config(None, [f"learner.length_chunks={v}"]).learner.length_chunks for v in ("off", "auto", "0", "64.5")] \
-        == ["off", "auto", 0.0, 64.5]
+    assert [load_config(None, [f"learner.length_chunks={v}"]).learner.length_chunks for v in ("off", "auto", "0", "64.5", "inf")] \
+        == ["off", "auto", 0.0, 64.5, float("inf")]
     assert load_config(None, []).learner.length_chunks == "auto"
 
 

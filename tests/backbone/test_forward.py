@@ -147,7 +147,7 @@ def test_length_chunks():
     assert length_chunks([64, 9, 64, 12, 63], 0) == [[0, 2], [4], [3], [1]]  # one group per distinct length
     # bimodal, as GRPO completions often are (some hit max_new_tokens, some stop early)
     assert length_chunks([64, 10, 64, 12, 64, 64, 11, 64], 32) == [[0, 2, 4, 5, 7], [1, 6, 3]]
-    assert length_chunks([64, 60, 62, 64], 32) == [[1, 2, 0, 3]]  # too little padding to pay a forward
+    assert length_chunks([64, 60, 62, 64], 32) == [[0, 1, 2, 3]]  # too little padding to pay a forward: row order
     rng = torch.Generator().manual_seed(0)
     for _ in range(60):  # optimal over every partition of the rows, not only runs of the sorted order
         n = int(torch.randint(1, 7, (), generator=rng))
@@ -175,6 +175,20 @@ def test_length_chunks_forward_matches_plain_forward(model):
     _assert_grads_match_plain(model, mb, chunk_overhead=4)
     one, shapes = _logprobs_and_forward_shapes(model, mb, chunk_overhead=float("inf"))
     assert shapes == [(2, 21), (6, 12)] and torch.allclose(one[mask], got[mask], atol=1e-5)
+
+
+def test_length_chunks_only_over_caches_that_copy_safely(model, monkeypatch):
+    """A cache layer type not known to replace its tensors when reordered (static layers advance a
+    shared position in place): one completion forward, whatever the lengths."""
+    import oorl.learner.forward as fwd
+
+    monkeypatch.setattr(fwd, "COPYABLE_LAYERS", ())
+    long = list(range(11, 23))
+    mb = _group(list(range(30, 52)), [long, [14], long, [15]])
+    mask = mb["loss_mask"][:, 1:].bool()
+    got, shapes = _logprobs_and_forward_shapes(model, mb, chunk_overhead=0.0)
+    assert shapes == [(1, 21), (4, 12)]
+    assert torch.allclose(got[mask], _plain(model, mb)[mask], atol=1e-5)
 
 
 def test_gradient_checkpointing_falls_back_to_the_plain_forward(model):

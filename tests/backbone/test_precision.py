@@ -14,7 +14,7 @@ import pytest
 
 from oorl.config import AUTO_LOGPROB_TOLERANCE, load_config
 from oorl.errors import UserError
-from oorl.learner.ds_config import deepspeed_config
+from oorl.learner.ds_config import deepspeed_config, learner_clips
 from tests.conftest import ROOT, run_oorl
 
 
@@ -36,6 +36,11 @@ def test_ds_config_bf16_and_fp32(stage):
     ac = deepspeed_config(learner(stage, "autocast"), "bfloat16", 4, use_gpu=False)
     assert "bf16" not in ac and ac["torch_autocast"] == {"enabled": True, "dtype": "bfloat16"}
     assert "torch_autocast" not in deepspeed_config(learner(stage, "autocast"), "float32", 4, use_gpu=False)
+    # ZeRO stage 0 with the plain optimizer: the learner clips (DeepSpeed would drop the norm), not both
+    for mode, dtype in (("autocast", "bfloat16"), ("autocast", "float32"), ("master", "bfloat16")):
+        clips = stage == 0 and mode == "autocast"
+        assert learner_clips(learner(stage, mode), dtype, use_gpu=False) is clips
+        assert deepspeed_config(learner(stage, mode), dtype, 4, use_gpu=False)["gradient_clipping"] == (0.0 if clips else 1.0)
 
 
 def test_probe_tolerance_is_per_dtype():
