@@ -124,14 +124,15 @@ class LearnerConfig(Section):
     def _length_chunks(cls, v):
         if v is False:  # YAML reads a bare off as false
             return "off"
-        if isinstance(v, str) and v not in ("auto", "off"):
-            try:
-                v = float(v)
-            except ValueError:
-                v = True  # refused below
-        if v is True or (isinstance(v, (int, float)) and not v >= 0):  # negative or nan
+        if v in ("auto", "off"):
+            return v
+        try:
+            number = float(v) if v is not True else float("nan")  # a bare on is no setting here
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not number >= 0:  # negative, nan or not a number
             raise ValueError("takes 'auto', 'off' or a number of token-forwards >= 0")
-        return v
+        return number
 
     fused_logprobs: bool = Field(True, description="the LM head and the log-softmax of the scored tokens in one "
                                  "function, a few rows at a time (no fp32 copy of the logits; same values), where "
