@@ -60,6 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=2, help="timed training steps per dtype (the fastest counts)")
     p.add_argument("--allocator", choices=["auto", "tcmalloc", "system"], default="auto",
                    help="memory allocator of the learner process (placement.cpu_allocator; auto: tcmalloc where installed)")
+    p.add_argument("--top-ops", type=int, default=0, metavar="N",
+                   help="also list the N ops with the most self CPU time in the profile's 'other' kind")
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--_child", help=argparse.SUPPRESS)
     p.add_argument("--_out", help=argparse.SUPPRESS)
@@ -174,11 +176,13 @@ def attention_flops(flops_by_op: dict[str, int]) -> int:
     return sum(v for k, v in flops_by_op.items() if "scaled_dot_product" in k or "flash_attention" in k or "bmm" in k)
 
 
-def categorize(prof) -> dict[str, float]:
-    """Seconds of self CPU time on the stepping thread by kind (see the module docstring)."""
+def categorize(prof) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds of self CPU time on the stepping thread by kind (see the module docstring), and the
+    'other' kind's seconds by op name."""
     vocab_marks = ("oorl.vocab_logsoftmax", "LogsumexpBackward0", "GatherBackward0", "_HeadLogprobsBackward")
     matmul = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::addbmm"}
     out = {"matmul": 0.0, "attention": 0.0, "vocab log-softmax": 0.0, "optimizer step": 0.0, "other": 0.0}
+    other: dict[str, float] = {}
     events = prof.events()
     main = max({e.thread for e in events}, key=lambda th: sum(e.self_cpu_time_total for e in events if e.thread == th))
     for e in events:
@@ -199,8 +203,9 @@ def categorize(prof) -> dict[str, float]:
             kind = "matmul"
         else:
             kind = "other"
+            other[e.name] = other.get(e.name, 0.0) + e.self_cpu_time_total / 1e6
         out[kind] += e.self_cpu_time_total / 1e6
-    return out
+    return out, other
 
 
 TURNS = lambda steps: steps + 4  # peak, warm-up, each timed step, profile, the end  # noqa: E731
@@ -294,7 +299,7 @@ def child(a: argparse.Namespace) -> dict:
         worker.train_step(batch)
         prof_s = time.perf_counter() - t0
     turn()
-    kinds = categorize(prof)
+    kinds, other_ops = categorize(prof)
     tokens = int(batch["attention_mask"].sum())
     from oorl.allocator import allocator_in_use
 
@@ -303,14 +308,15 @@ def child(a: argparse.Namespace) -> dict:
             "attention_kernel": worker.attn or "sdpa (Hugging Face's default)",
             "peak_gflops": peak, "flops": flops, "flops_by_op": by_op, "warmup_step_s": warm_s, "compile_step_s": compile_s,
             "step_s": step_s, "all_steps_s": [x[0] for x in steps], "cpu_s": cpu_s,
-            "all_steps_cpu_s": [x[2] for x in steps], "timers": timed, "profiled_step_s": prof_s, "profile": kinds, "tokens": tokens,
+            "all_steps_cpu_s": [x[2] for x in steps], "timers": timed, "profiled_step_s": prof_s, "profile": kinds,
+            "profile_other_ops": dict(sorted(other_ops.items(), key=lambda kv: -kv[1])[:50]), "tokens": tokens,
             "loss": metrics.get("loss"), "loadavg": os.getloadavg(), "lengths": a.lengths,
             "length_chunks": cfg.learner.length_chunks,
             "padded_tokens": int(batch["attention_mask"].shape[0] * batch["attention_mask"].shape[1])}
 
 
 # ----------------------------------------------------------------------------------- report
-def report(results: list[dict]) -> None:
+def report(results: list[dict], top_ops: int = 0) -> None:
     print(f"\nload average (1/5/15 min) at the end: {' '.join('%.1f' % x for x in os.getloadavg())} "
           f"on {os.cpu_count()} CPUs")
     for r in results:
@@ -346,6 +352,10 @@ def report(results: list[dict]) -> None:
         print(f"profile (another step, {r['profiled_step_s']:.2f} s; self CPU time on the stepping thread):")
         for name, v in r["profile"].items():
             print(f"  {name:<38} {v:7.2f} s {100 * v / total:5.1f}%")
+        if top_ops:
+            print(f"  the 'other' kind's {top_ops} largest ops:")
+            for name, v in list(r.get("profile_other_ops", {}).items())[:top_ops]:
+                print(f"    {name:<36} {v:7.3f} s")
     if len(results) == 2:
         a, b = results
         print(f"\n{b['dtype']} vs {a['dtype']}: step {a['step_s'] / b['step_s']:.2f}x faster (wall), "
@@ -398,7 +408,7 @@ def main() -> None:
         results.append(json.loads(outs[i].read_text()))
         outs[i].unlink()
         logs[i].unlink()
-    report(results)
+    report(results, a.top_ops)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
 
