@@ -27,6 +27,8 @@ class EngineClient(RayVLLMWeightSyncClient):
 
     def _fan_out(self, method: str, *args: Any) -> None:
         live = [i for i in range(len(self.handles)) if i not in self.lost]
+        if len(live) > 1:  # one copy in the object store for every engine: Ray would serialise and store
+            args = tuple(ray.put(a) for a in args)  # a large argument (a bucket) once per call
         refs = [getattr(self.handles[i], method).remote(*args) for i in live]
         for i, ref in zip(live, refs):
             try:
