@@ -76,10 +76,14 @@ def two_ranks(model_cache):
     procs = [subprocess.Popen([sys.executable, "-c", RANK, str(r), str(port), model_cache], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
     outs = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=600)
-        assert p.returncode == 0, stderr[-3000:]
-        outs.append(json.loads(stdout.split("RESULT")[1]))
+    try:
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=600)
+            assert p.returncode == 0, stderr[-3000:]
+            outs.append(json.loads(stdout.split("RESULT")[1]))
+    finally:  # a rank that failed leaves the other waiting in a collective
+        for p in procs:
+            p.kill()
     return outs
 
 
