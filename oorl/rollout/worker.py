@@ -21,10 +21,6 @@ class RolloutWorker:
         if not use_gpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(rollout["cpu_kv_cache_gib"]))
             os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-            # vLLM 0.32's AOT compile cache (its default with torch >= 2.10) fails to load on CPU
-            # ("'function' object has no attribute 'finalize_loading'") and recompiles at every start;
-            # its older cache loads (enforce_eager: false, SmolLM2-135M: 62 s -> 25 s per start once warm)
-            os.environ.setdefault("VLLM_USE_AOT_COMPILE", "0")
         from vllm import LLM
         from vllm.config import WeightTransferConfig
 
