@@ -9,12 +9,13 @@ gradient and the ranks' weights drifted apart).
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.backbone.clusters import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +26,7 @@ from oorl.data.ir_groups.stream import shard_groups
 from oorl.learner.batch import build_batch
 from oorl.learner.worker import LearnerWorker
 from oorl.models import resolve_model
+from tests.backbone.optimizer_probe import record_stepped_norms
 rank, port, cache = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 GROUPS = [{"prompt": [1, 5, 6], "winners": [[7, 8], [7, 9, 10], [12]], "losers": [[11, 12, 13]]},
           {"prompt": [2, 3], "winners": [[4, 4]], "losers": [[5], [6, 7]]},
@@ -39,13 +41,7 @@ for case, extra in (("clip", ["learner.grad_clip=0.001", "rollout.prompts_per_st
                       "rollout.n_samples=8", "learner.micro_batch_size=8", "learner.lr=1e-2", *extra])
     model_dir = resolve_model(cfg.model.path, cfg.model.cache_dir, cfg.model.tiny.model_dump(), cfg.seed)
     w = LearnerWorker(cfg.model_dump(), model_dir, rank, 2, "127.0.0.1", port, use_gpu=False)
-    opt = w.engine.basic_optimizer
-    real_step, stepped = opt.step, []
-    def step(*a, _real=real_step, _opt=opt, **k):  # the norm of the gradient the optimizer steps with
-        grads = [p.grad for group in _opt.param_groups for p in group["params"] if p.grad is not None]
-        stepped.append(float(torch.nn.utils.get_total_norm(grads)))
-        return _real(*a, **k)
-    opt.step = step
+    stepped = record_stepped_norms(w)  # the norm of the gradient the optimizer steps with
     before = sum(float(p.detach().double().sum()) for p in w.engine.module.parameters())
     if case == "clip":  # each rank its own rows: different gradients before the all-reduce
         g = torch.Generator().manual_seed(100 + rank)
@@ -63,15 +59,9 @@ print("RESULT", json.dumps(out))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def two_ranks(model_cache):
-    port = _free_port()
+    port = free_ports(1)[0]
     env = dict(os.environ, DS_ACCELERATOR="cpu", PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     procs = [subprocess.Popen([sys.executable, "-c", RANK, str(r), str(port), model_cache], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]

@@ -101,13 +101,8 @@ g = torch.Generator().manual_seed(0)
 prompts = [[1, 5, 6, 7]] * 8 + [[1, 8, 9]] * 8
 responses = [torch.randint(10, 150, (6,), generator=g).tolist() for _ in prompts]
 batch = build_batch(prompts, responses, torch.randn(16, generator=g).tolist(), pad_id=0)
-opt = w.engine.basic_optimizer  # the AdamW: the gradient norm it steps with (after any clipping)
-real_step, stepped = opt.step, []
-def step(*a, **k):
-    grads = [p.grad for group in opt.param_groups for p in group["params"] if p.grad is not None]
-    stepped.append(float(torch.nn.utils.get_total_norm(grads)))
-    return real_step(*a, **k)
-opt.step = step
+from tests.backbone.optimizer_probe import record_stepped_norms
+stepped = record_stepped_norms(w)  # the gradient norm the AdamW steps with (after any clipping)
 m = w.train_step(batch)
 after = weights()
 moved = sum(int(after[n].numel() > 0 and not torch.equal(before[n], after[n])) for n in before)
